@@ -1,0 +1,148 @@
+//! Client options and the environment variables the official SDKs read.
+
+use std::time::Duration;
+
+use crate::error::{Error, Result};
+
+/// The base URL used when neither the options nor `OPENAI_BASE_URL` give one.
+pub const DEFAULT_BASE_URL: &str = "https://api.openai.com/v1";
+/// The overall limit of a synchronous call when none is set (the official SDK's default).
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(600);
+/// The largest synchronous answer read before failing with a protocol error.
+pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 32 << 20;
+/// The largest single stream event (its pending line plus data) before failing.
+pub const DEFAULT_MAX_EVENT_BYTES: usize = 8 << 20;
+
+/// Settings for a [`Client`](crate::Client). Everything left unset comes from the environment
+/// (`OPENAI_API_KEY`, `OPENAI_BASE_URL`, `OPENAI_ORG_ID`, `OPENAI_PROJECT_ID`) or the defaults.
+#[derive(Clone, Default)]
+pub struct ClientOptions {
+    /// The API key, sent as `Authorization: Bearer …`.
+    pub api_key: Option<String>,
+    /// The base URL, e.g. `https://api.openai.com/v1` or a compatible server's.
+    pub base_url: Option<String>,
+    /// Sent as `OpenAI-Organization`.
+    pub organization: Option<String>,
+    /// Sent as `OpenAI-Project`.
+    pub project: Option<String>,
+    /// Extra headers sent with every request, after the standard ones.
+    pub headers: Vec<(String, String)>,
+    /// The overall limit of a synchronous call (connect, send, and read the whole answer).
+    pub timeout: Option<Duration>,
+    /// How many times a failed request may be retried. Recorded and validated; this release
+    /// makes no retries yet (see docs/ARCHITECTURE.md).
+    pub max_retries: Option<u32>,
+    /// The largest synchronous answer accepted (default 32 MiB).
+    pub max_response_bytes: Option<usize>,
+    /// The largest single stream event accepted (default 8 MiB).
+    pub max_event_bytes: Option<usize>,
+}
+
+impl std::fmt::Debug for ClientOptions {
+    // Hand-written so that the key can never reach a log through `{:?}`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientOptions")
+            .field("api_key", &self.api_key.as_ref().map(|_| "<redacted>"))
+            .field("base_url", &self.base_url)
+            .field("organization", &self.organization)
+            .field("project", &self.project)
+            .field("headers", &self.headers)
+            .field("timeout", &self.timeout)
+            .field("max_retries", &self.max_retries)
+            .field("max_response_bytes", &self.max_response_bytes)
+            .field("max_event_bytes", &self.max_event_bytes)
+            .finish()
+    }
+}
+
+/// Options with the environment and defaults applied: what a client is built from.
+pub(crate) struct Resolved {
+    pub api_key: String,
+    pub base_url: String,
+    pub organization: Option<String>,
+    pub project: Option<String>,
+    pub timeout: Duration,
+    pub max_response_bytes: usize,
+    pub max_event_bytes: usize,
+}
+
+/// Reads an environment variable, treating unset, empty and non-UTF-8 alike as absent.
+fn env_var(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+impl ClientOptions {
+    pub(crate) fn resolve(&self) -> Result<Resolved> {
+        let api_key = self
+            .api_key
+            .clone()
+            .or_else(|| env_var("OPENAI_API_KEY"))
+            .ok_or_else(|| {
+                Error::invalid("no API key: set one in the client options or in OPENAI_API_KEY")
+            })?;
+        let base_url = self
+            .base_url
+            .clone()
+            .or_else(|| env_var("OPENAI_BASE_URL"))
+            .unwrap_or_else(|| DEFAULT_BASE_URL.to_owned());
+        let timeout = self.timeout.unwrap_or(DEFAULT_TIMEOUT);
+        if timeout.is_zero() {
+            return Err(Error::invalid("the timeout must be greater than zero"));
+        }
+        Ok(Resolved {
+            api_key,
+            base_url,
+            organization: self
+                .organization
+                .clone()
+                .or_else(|| env_var("OPENAI_ORG_ID")),
+            project: self
+                .project
+                .clone()
+                .or_else(|| env_var("OPENAI_PROJECT_ID")),
+            timeout,
+            max_response_bytes: self
+                .max_response_bytes
+                .unwrap_or(DEFAULT_MAX_RESPONSE_BYTES),
+            max_event_bytes: self.max_event_bytes.unwrap_or(DEFAULT_MAX_EVENT_BYTES),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_never_shows_the_key() {
+        let options = ClientOptions {
+            api_key: Some("sk-secret-123".into()),
+            ..Default::default()
+        };
+        let text = format!("{options:?}");
+        assert!(!text.contains("sk-secret-123"), "{text}");
+        assert!(text.contains("<redacted>"));
+    }
+
+    #[test]
+    fn explicit_options_win_and_zero_timeout_is_refused() {
+        let options = ClientOptions {
+            api_key: Some("k".into()),
+            base_url: Some("http://127.0.0.1:1/v1".into()),
+            ..Default::default()
+        };
+        let resolved = options.resolve().unwrap();
+        assert_eq!(resolved.api_key, "k");
+        assert_eq!(resolved.base_url, "http://127.0.0.1:1/v1");
+        assert_eq!(resolved.timeout, DEFAULT_TIMEOUT);
+
+        let zero = ClientOptions {
+            timeout: Some(Duration::ZERO),
+            ..options
+        };
+        assert_eq!(
+            zero.resolve().err().unwrap().kind(),
+            crate::ErrorKind::InvalidArgument
+        );
+    }
+}
