@@ -1,0 +1,247 @@
+//! A loopback HTTP/1.1 server that speaks the exact wire format of the Assistants
+//! `submit_tool_outputs` endpoint, for oairun's tests and demos.
+//!
+//! The HTTP layer is written by hand on tokio's `TcpListener` (no hyper) so that the framing of
+//! every answer is controlled byte by byte: which bytes go in which chunk, when a chunk is flushed,
+//! whether the body ends cleanly or the socket is reset. The answer is chosen by the thread id of
+//! the request path (see the crate's scenario list in [`TestServer`]).
+//!
+//! Every request is recorded, so tests can assert on what the client sent.
+#![warn(missing_docs)]
+
+mod http;
+mod odd;
+mod scenario;
+mod server;
+
+use std::net::Ipv4Addr;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+/// The Run object the server answers for a non-streamed submission in the reference scenario:
+/// the reference's first example, byte for byte.
+pub const REFERENCE_RUN_JSON: &str = include_str!("../fixtures/run.json");
+
+/// The event stream the server answers for a streamed submission in the reference scenario:
+/// every `event:`/`data:` pair of the reference, each followed by a blank line, ending with
+/// `event: done` / `data: [DONE]`.
+pub const REFERENCE_STREAM: &str = include_str!("../fixtures/stream.sse");
+
+/// One request as the server received it.
+#[derive(Debug, Clone)]
+pub struct RecordedRequest {
+    /// The method, as sent (e.g. `POST`).
+    pub method: String,
+    /// The request-target exactly as received on the wire (raw, still percent-encoded).
+    pub target: String,
+    /// The header fields as received, in order, names as sent (values with surrounding
+    /// whitespace trimmed, as HTTP defines them).
+    pub headers: Vec<(String, String)>,
+    /// The body (empty when the server refused to read it, e.g. an over-long body).
+    pub body: Vec<u8>,
+    /// The percent-decoded thread id, when the path matched the `submit_tool_outputs` route.
+    pub thread_id: Option<String>,
+    /// The percent-decoded run id, when the path matched the `submit_tool_outputs` route.
+    pub run_id: Option<String>,
+}
+
+impl RecordedRequest {
+    /// The value of the first header named `name` (compared case-insensitively).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// A running test server on `127.0.0.1`.
+///
+/// It owns a dedicated tokio runtime on a background thread, so it works the same from
+/// synchronous tests and from async tests (whatever runtime they use). Dropping it stops the
+/// listener and every connection promptly.
+///
+/// The answer to `POST /v1/threads/{thread_id}/runs/{run_id}/submit_tool_outputs` depends on the
+/// decoded thread id (`"stream": true` in the body selects the streamed variant):
+///
+/// | thread id | answer |
+/// |---|---|
+/// | anything not below | [`REFERENCE_RUN_JSON`] / [`REFERENCE_STREAM`], one chunk per event |
+/// | `status_<NNN>` (400–599) | that status, OpenAI error body, message `test error <NNN>`; 429 adds `retry-after: 1`, `retry-after-ms: 50` |
+/// | `status_<NNN>_plain` | that status, `text/plain` body `upstream exploded` |
+/// | `ratelimit_once` | first request per run id: 429 (`retry-after-ms: 100`); later: the reference |
+/// | `truncated` | first 5 events, then a clean end of body (no `done`) |
+/// | `reset` | first 2 events, then the socket is reset (SO_LINGER 0) mid-body |
+/// | `partial_event` | 3 events, half an event, then a clean end of body |
+/// | `stall` | first 2 events, nothing for 30 s or until the client leaves, then a clean end (no `done`) |
+/// | `stall_headers` | nothing at all for 30 s or until the client leaves, then close |
+/// | `close_before_headers` | the request is read, then the connection is closed unanswered |
+/// | `error_event` | 3 events, then an `error` event, then a clean end (no `done`) |
+/// | `long_<N>` | 3 head events, N deltas spelling [`long_text`]`(N)`, 3 tail events (see [`long_text`]) |
+/// | `slow_<MS>_<N>` | like `long_<N>`, one delta every MS ms, each with `"sent_ns"` |
+/// | `odd_framing` | odd but legal SSE framing of [`odd_framing_events`], in small awkward chunks |
+/// | `not_json` | sync: 200 `application/json` body `this is not json`; stream: the reference |
+/// | `wrong_content_type` | stream: 200 `application/json` with the Run object; sync: the reference |
+/// | `big_<MiB>` | sync: a JSON object of that many MiB; stream: one delta event whose data is that big, then `done` |
+/// | `echo` | sync: `{"id":"run_echo","object":"thread.run","status":"queued","received":<body>}`; stream: that object as a `thread.run.queued` event, then `done` |
+///
+/// A body that is not JSON or lacks a `tool_outputs` array gets 400 before any scenario applies.
+/// Keep-alive is supported (requests on one connection are served in order); a connection idle
+/// for 60 s between requests is closed. Request heads are capped at 64 KiB and bodies at
+/// 16 MiB (413 beyond, then close); a request with `Transfer-Encoding` gets 400.
+/// Other paths get 404, other methods on the route 405. `GET /_test/requests` and
+/// `POST /_test/reset` serve out-of-process clients (see [`TestServer::requests`] and
+/// [`TestServer::clear`]); they are not recorded.
+pub struct TestServer {
+    port: u16,
+    shared: Arc<server::Shared>,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for TestServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TestServer")
+            .field("port", &self.port)
+            .finish()
+    }
+}
+
+impl TestServer {
+    /// Starts a server on `127.0.0.1` on a free port chosen by the system.
+    ///
+    /// # Panics
+    /// If the loopback socket or the runtime cannot be created (a broken test environment).
+    pub fn start() -> TestServer {
+        TestServer::start_on(0).expect("oairun-testserver: cannot start on 127.0.0.1:0")
+    }
+
+    /// Starts a server on `127.0.0.1:port` (`0`: a free port chosen by the system).
+    pub fn start_on(port: u16) -> std::io::Result<TestServer> {
+        // Bind on the caller's thread so that a bind error is returned here, and the port is
+        // known before this function returns (no race with a client connecting early).
+        let listener = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, port))?;
+        listener.set_nonblocking(true)?;
+        let port = listener.local_addr()?.port();
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("oairun-testserver-worker")
+            .enable_all()
+            .build()?;
+        let listener = {
+            let _guard = runtime.enter();
+            tokio::net::TcpListener::from_std(listener)?
+        };
+        let shared = Arc::new(server::Shared::new(port));
+        let (shutdown, shutdown_rx) = tokio::sync::oneshot::channel();
+        let task_shared = Arc::clone(&shared);
+        let thread = std::thread::Builder::new()
+            .name(format!("oairun-testserver-{port}"))
+            .spawn(move || {
+                runtime.block_on(server::accept_loop(listener, task_shared, shutdown_rx));
+                // Connection tasks (a stall, a slow stream) are cancelled here rather than
+                // awaited: dropping them closes their sockets, so clients see the server go.
+                runtime.shutdown_timeout(Duration::from_secs(1));
+            })?;
+        Ok(TestServer {
+            port,
+            shared,
+            shutdown: Some(shutdown),
+            thread: Some(thread),
+        })
+    }
+
+    /// The port the server listens on.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The base URL to give a client: `http://127.0.0.1:{port}/v1`.
+    pub fn base_url(&self) -> String {
+        format!("http://127.0.0.1:{}/v1", self.port)
+    }
+
+    /// Every request received so far (control requests excluded), in arrival order. A request
+    /// is recorded before it is answered; one whose head could not be parsed is not recorded,
+    /// one refused for its body (413, chunked) is recorded with an empty body.
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        self.shared.requests()
+    }
+
+    /// The recorded requests whose decoded thread id is `thread_id`, in arrival order.
+    pub fn requests_for(&self, thread_id: &str) -> Vec<RecordedRequest> {
+        self.shared
+            .requests()
+            .into_iter()
+            .filter(|r| r.thread_id.as_deref() == Some(thread_id))
+            .collect()
+    }
+
+    /// Forgets the recorded requests, and which runs `ratelimit_once` has already refused, so
+    /// the server behaves as if freshly started.
+    pub fn clear(&self) {
+        self.shared.clear();
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            // An error only means the accept loop is already gone.
+            let _ = shutdown.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// The reference stream's events as `(name, data)` pairs, in order, parsed from
+/// [`REFERENCE_STREAM`] (16 events, the last `("done", "[DONE]")`).
+pub fn reference_events() -> Vec<(String, String)> {
+    scenario::reference_blocks()
+        .into_iter()
+        .map(|block| {
+            let mut name = String::new();
+            let mut data = String::new();
+            for line in block.lines() {
+                if let Some(v) = line.strip_prefix("event: ") {
+                    name = v.to_string();
+                } else if let Some(v) = line.strip_prefix("data: ") {
+                    data = v.to_string();
+                }
+            }
+            (name, data)
+        })
+        .collect()
+}
+
+/// The exact assistant text that the `long_<n>` (and `slow_<ms>_<n>`) scenario's deltas
+/// concatenate to.
+///
+/// Delta `i` carries word `i` of a fixed 18-word cycle that includes non-ASCII text and
+/// characters JSON must escape (`"`, `\`, tab, newline). The scenario's events are, in order:
+/// the reference's `thread.run.step.created`, `thread.message.created` and
+/// `thread.message.in_progress`; the `n` `thread.message.delta` events; then the reference's
+/// `thread.message.completed` (unchanged, so the largest event stays small whatever `n` is),
+/// `thread.run.completed` and `done`.
+pub fn long_text(n: usize) -> String {
+    (0..n).map(scenario::long_value).collect()
+}
+
+/// The `(name, data)` pairs a correct SSE decoder yields for the `odd_framing` scenario.
+///
+/// These are the reference events with two changes: the `thread.message.created` event's JSON
+/// is sent as two `data:` lines (so its data contains one LF, after a comma between members,
+/// and is still valid JSON), and the `" weather"` delta's value is `" weather ☀ très 🌤"`
+/// (non-ASCII, split across chunks on the wire).
+pub fn odd_framing_events() -> Vec<(String, String)> {
+    odd::events()
+}
+
+/// The exact body chunks (before chunked transfer coding) the `odd_framing` scenario writes,
+/// in order: useful to feed an SSE decoder the same awkward splits without a network.
+pub fn odd_framing_chunks() -> Vec<Vec<u8>> {
+    odd::chunks().into_iter().map(|(chunk, _)| chunk).collect()
+}
