@@ -1,0 +1,30 @@
+//! Generates include/oairun.h from the C ABI in src/ffi with cbindgen. The header is committed
+//! so that C users need no Rust tooling to read it; CI regenerates it and fails on any
+//! difference.
+
+use std::path::PathBuf;
+
+fn main() {
+    let crate_dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("set by cargo"));
+    println!("cargo:rerun-if-changed=src");
+    println!("cargo:rerun-if-changed=cbindgen.toml");
+
+    let config = cbindgen::Config::from_file(crate_dir.join("cbindgen.toml"))
+        .expect("cbindgen.toml is readable and valid");
+    let header = match cbindgen::Builder::new()
+        .with_crate(&crate_dir)
+        .with_config(config)
+        .generate()
+    {
+        Ok(bindings) => bindings,
+        Err(e) => {
+            // A syntax error is reported better by rustc itself, which runs next.
+            println!("cargo:warning=cbindgen could not generate include/oairun.h: {e}");
+            return;
+        }
+    };
+    let path = crate_dir.join("include").join("oairun.h");
+    std::fs::create_dir_all(path.parent().expect("has a parent")).expect("include/ is creatable");
+    // write() only rewrites the file when its contents change, keeping its mtime otherwise.
+    header.write_to_file(&path);
+}

@@ -1,0 +1,264 @@
+//! The C ABI, and nothing else: argument checks, the panic boundary, ownership transfer.
+//!
+//! Every `extern "C"` function here runs its body inside [`guard`] or [`guard_status`] (a test
+//! checks this), so no panic ever unwinds into C. Pointer conversions live in the helpers
+//! below, never open-coded.
+
+#![allow(non_camel_case_types)]
+// The pointer rules every function shares (NULL or a live object of the right type, strings
+// NUL-terminated) are stated once at the top of the header, and what each function does with
+// NULL in its own doc comment; a "# Safety" section repeating them on each would be noise.
+#![allow(clippy::missing_safety_doc)]
+
+use std::ffi::{c_char, c_int, CStr, CString};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use crate::error::{Error, ErrorKind, Result};
+
+mod client;
+mod error;
+mod event;
+mod options;
+mod submit;
+mod tool_outputs;
+
+pub use client::*;
+pub use error::*;
+pub use event::*;
+pub use options::*;
+pub use submit::*;
+pub use tool_outputs::*;
+
+/// The result of every fallible oairun function. Numbers are fixed forever: new codes are only
+/// ever added at the end, and a retired code stays reserved.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum oairun_status {
+    /// Success.
+    OAIRUN_OK = 0,
+    /// A NULL, empty, non-UTF-8 or otherwise unusable argument; nothing was sent.
+    OAIRUN_INVALID_ARGUMENT = 1,
+    /// The connection could not be made, or failed before an answer arrived.
+    OAIRUN_CONNECT = 2,
+    /// A time limit ran out.
+    OAIRUN_TIMEOUT = 3,
+    /// The server answered with a non-2xx HTTP status; the error carries the status, the API's
+    /// error fields and the request id.
+    OAIRUN_HTTP_STATUS = 4,
+    /// The stream carried an `error` event (it was delivered to the callback first).
+    OAIRUN_STREAM_ERROR = 5,
+    /// The answer was not what the endpoint returns: not JSON, not an event stream, over the
+    /// size cap, or a stream that ended or broke off before `done`.
+    OAIRUN_PROTOCOL = 6,
+    /// The callback returned non-zero.
+    OAIRUN_CANCELLED = 7,
+    /// A bug in oairun (for example a panic, caught before it reached C).
+    OAIRUN_INTERNAL = 8,
+}
+
+impl From<ErrorKind> for oairun_status {
+    fn from(kind: ErrorKind) -> oairun_status {
+        match kind {
+            ErrorKind::InvalidArgument => oairun_status::OAIRUN_INVALID_ARGUMENT,
+            ErrorKind::Connect => oairun_status::OAIRUN_CONNECT,
+            ErrorKind::Timeout => oairun_status::OAIRUN_TIMEOUT,
+            ErrorKind::HttpStatus => oairun_status::OAIRUN_HTTP_STATUS,
+            ErrorKind::StreamError => oairun_status::OAIRUN_STREAM_ERROR,
+            ErrorKind::Protocol => oairun_status::OAIRUN_PROTOCOL,
+            ErrorKind::Cancelled => oairun_status::OAIRUN_CANCELLED,
+            ErrorKind::Internal => oairun_status::OAIRUN_INTERNAL,
+        }
+    }
+}
+
+/// Runs `body`, turning a panic into `on_panic` so that it never unwinds into C.
+pub(crate) fn guard<R>(on_panic: R, body: impl FnOnce() -> R) -> R {
+    catch_unwind(AssertUnwindSafe(body)).unwrap_or(on_panic)
+}
+
+/// Runs a fallible `body`: `Ok` gives `OAIRUN_OK`; an error gives its status and, when `err`
+/// is not NULL, is written to `*err` for the caller to free; a panic gives `OAIRUN_INTERNAL`.
+pub(crate) fn guard_status(
+    err: *mut *mut oairun_error,
+    body: impl FnOnce() -> Result<()>,
+) -> oairun_status {
+    let error = match catch_unwind(AssertUnwindSafe(body)) {
+        Ok(Ok(())) => return oairun_status::OAIRUN_OK,
+        Ok(Err(error)) => error,
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".to_owned());
+            Error::internal(format!("oairun panicked: {what}"))
+        }
+    };
+    let status = oairun_status::from(error.kind());
+    if !err.is_null() {
+        // Building the error allocates; should even that panic, the status still stands.
+        if let Ok(boxed) = catch_unwind(AssertUnwindSafe(|| into_raw(oairun_error::from(error)))) {
+            // SAFETY: err is non-NULL and, by the API contract, points to writable storage.
+            unsafe { *err = boxed };
+        }
+    }
+    status
+}
+
+/// Borrows a C string argument as UTF-8: NULL and invalid UTF-8 are `INVALID_ARGUMENT`.
+///
+/// # Safety
+/// `ptr` is NULL or points to a NUL-terminated string that outlives `'a`.
+pub(crate) unsafe fn arg_str<'a>(what: &str, ptr: *const c_char) -> Result<&'a str> {
+    if ptr.is_null() {
+        return Err(Error::invalid(format!("{what} must not be NULL")));
+    }
+    CStr::from_ptr(ptr)
+        .to_str()
+        .map_err(|_| Error::invalid(format!("{what} is not valid UTF-8")))
+}
+
+/// Like [`arg_str`], also refusing the empty string.
+///
+/// # Safety
+/// As for [`arg_str`].
+pub(crate) unsafe fn arg_nonempty_str<'a>(what: &str, ptr: *const c_char) -> Result<&'a str> {
+    let text = arg_str(what, ptr)?;
+    if text.is_empty() {
+        return Err(Error::invalid(format!("{what} must not be empty")));
+    }
+    Ok(text)
+}
+
+/// Borrows an object argument: NULL is `INVALID_ARGUMENT`.
+///
+/// # Safety
+/// `ptr` is NULL or points to a live `T` that outlives `'a`.
+pub(crate) unsafe fn arg_ref<'a, T>(what: &str, ptr: *const T) -> Result<&'a T> {
+    ptr.as_ref()
+        .ok_or_else(|| Error::invalid(format!("{what} must not be NULL")))
+}
+
+/// Borrows an object argument mutably: NULL is `INVALID_ARGUMENT`.
+///
+/// # Safety
+/// `ptr` is NULL or points to a live `T`, not otherwise borrowed, that outlives `'a`.
+pub(crate) unsafe fn arg_mut<'a, T>(what: &str, ptr: *mut T) -> Result<&'a mut T> {
+    ptr.as_mut()
+        .ok_or_else(|| Error::invalid(format!("{what} must not be NULL")))
+}
+
+/// Checks an output argument before any work is done: NULL is `INVALID_ARGUMENT`.
+pub(crate) fn arg_out<T>(what: &str, out: *mut *mut T) -> Result<()> {
+    if out.is_null() {
+        return Err(Error::invalid(format!("{what} must not be NULL")));
+    }
+    Ok(())
+}
+
+/// Hands `value` to C; it comes back through [`free_raw`].
+pub(crate) fn into_raw<T>(value: T) -> *mut T {
+    Box::into_raw(Box::new(value))
+}
+
+/// Frees what [`into_raw`] handed out; NULL does nothing.
+///
+/// # Safety
+/// `ptr` is NULL or came from `into_raw::<T>` and was not freed before.
+pub(crate) unsafe fn free_raw<T>(ptr: *mut T) {
+    if !ptr.is_null() {
+        drop(Box::from_raw(ptr));
+    }
+}
+
+/// A C string of `text`; an interior NUL (never produced by oairun's own messages) becomes
+/// U+FFFD rather than cutting the text short.
+pub(crate) fn c_string(text: &str) -> CString {
+    CString::new(text).unwrap_or_else(|_| {
+        CString::new(text.replace('\0', "\u{FFFD}")).expect("NULs were replaced")
+    })
+}
+
+/// Returns the version of oairun, e.g. `"0.1.0"`.
+///
+/// The string is static: do not free it.
+#[no_mangle]
+pub extern "C" fn oairun_version() -> *const c_char {
+    guard(std::ptr::null(), || {
+        concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast()
+    })
+}
+
+/// Returns a short description of a status code, like `curl_easy_strerror`.
+///
+/// `status` is an `oairun_status` value; it is taken as an `int` so that any number, even one
+/// this version does not know, is safe to pass (it gives `"unknown status"`). The string is
+/// static: do not free it.
+#[no_mangle]
+pub extern "C" fn oairun_status_str(status: c_int) -> *const c_char {
+    guard(std::ptr::null(), || {
+        let text: &'static str = match status {
+            0 => "ok\0",
+            1 => "invalid argument\0",
+            2 => "connection failed\0",
+            3 => "timed out\0",
+            4 => "HTTP error status\0",
+            5 => "error event in stream\0",
+            6 => "protocol error\0",
+            7 => "cancelled\0",
+            8 => "internal error\0",
+            _ => "unknown status\0",
+        };
+        text.as_ptr().cast()
+    })
+}
+
+/// Frees a string that oairun handed out (such as the Run JSON of
+/// `oairun_submit_tool_outputs`). NULL does nothing. Never pass a string oairun did not
+/// allocate, or one already freed.
+#[no_mangle]
+pub unsafe extern "C" fn oairun_string_free(string: *mut c_char) {
+    guard((), || {
+        if !string.is_null() {
+            drop(CString::from_raw(string));
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_strings_match_error_kinds() {
+        let kinds = [
+            ErrorKind::InvalidArgument,
+            ErrorKind::Connect,
+            ErrorKind::Timeout,
+            ErrorKind::HttpStatus,
+            ErrorKind::StreamError,
+            ErrorKind::Protocol,
+            ErrorKind::Cancelled,
+            ErrorKind::Internal,
+        ];
+        for kind in kinds {
+            let status = oairun_status::from(kind);
+            let text = unsafe { CStr::from_ptr(oairun_status_str(status as c_int)) };
+            assert_eq!(text.to_str().unwrap(), kind.as_str());
+        }
+        let unknown = unsafe { CStr::from_ptr(oairun_status_str(-5)) };
+        assert_eq!(unknown.to_str().unwrap(), "unknown status");
+    }
+
+    #[test]
+    fn a_panic_becomes_internal_with_its_message() {
+        let mut err: *mut oairun_error = std::ptr::null_mut();
+        let status = guard_status(&mut err, || panic!("deliberate"));
+        assert_eq!(status, oairun_status::OAIRUN_INTERNAL);
+        assert!(!err.is_null());
+        let message = unsafe { CStr::from_ptr(oairun_error_message(err)) };
+        assert!(message.to_str().unwrap().contains("deliberate"));
+        unsafe { oairun_error_free(err) };
+        assert_eq!(guard(7, || panic!("again")), 7);
+    }
+}

@@ -1,0 +1,185 @@
+//! `oairun_client_options`: the builder a client is created from.
+
+use std::ffi::c_char;
+use std::ptr;
+use std::time::Duration;
+
+use super::{
+    arg_mut, arg_nonempty_str, arg_str, free_raw, guard, guard_status, into_raw, oairun_status,
+};
+use crate::client::validate_header;
+use crate::config::ClientOptions;
+use crate::error::{Error, Result};
+
+/// Settings for `oairun_client_new`, set one by one so that new settings never change the ABI.
+/// Anything left unset comes from the environment (`OPENAI_API_KEY`, `OPENAI_BASE_URL`,
+/// `OPENAI_ORG_ID`, `OPENAI_PROJECT_ID`) or the defaults. One options object may create any
+/// number of clients; a client does not keep a reference to it.
+pub struct oairun_client_options {
+    pub(crate) inner: ClientOptions,
+}
+
+/// Runs a setter on a non-NULL options object.
+fn set(
+    options: *mut oairun_client_options,
+    apply: impl FnOnce(&mut ClientOptions) -> Result<()>,
+) -> oairun_status {
+    guard_status(ptr::null_mut(), || {
+        // SAFETY: the caller passes NULL or a live options object from oairun_client_options_new.
+        let options = unsafe { arg_mut("options", options) }?;
+        apply(&mut options.inner)
+    })
+}
+
+/// Creates an empty options object. The caller owns it and frees it with
+/// `oairun_client_options_free`. Returns NULL only if memory ran out.
+#[no_mangle]
+pub extern "C" fn oairun_client_options_new() -> *mut oairun_client_options {
+    guard(ptr::null_mut(), || {
+        into_raw(oairun_client_options {
+            inner: ClientOptions::default(),
+        })
+    })
+}
+
+/// Sets the API key, sent as `Authorization: Bearer <key>` (default: `OPENAI_API_KEY`).
+///
+/// `api_key` is borrowed for the call (copied). Returns `OAIRUN_OK`, or
+/// `OAIRUN_INVALID_ARGUMENT` when `options` or `api_key` is NULL, or `api_key` is empty or not
+/// UTF-8. A key with characters HTTP forbids in a header is refused by `oairun_client_new`.
+#[no_mangle]
+pub unsafe extern "C" fn oairun_client_options_set_api_key(
+    options: *mut oairun_client_options,
+    api_key: *const c_char,
+) -> oairun_status {
+    set(options, |o| {
+        o.api_key = Some(arg_nonempty_str("api_key", api_key)?.to_owned());
+        Ok(())
+    })
+}
+
+/// Sets the base URL, e.g. `"https://api.openai.com/v1"` or a compatible server's (default:
+/// `OPENAI_BASE_URL`, then `https://api.openai.com/v1`). Requests go to
+/// `<base_url>/threads/<thread_id>/runs/<run_id>/submit_tool_outputs`; a query in the base URL
+/// is kept.
+///
+/// `base_url` is borrowed for the call (copied). Returns `OAIRUN_OK`, or
+/// `OAIRUN_INVALID_ARGUMENT` when `options` or `base_url` is NULL, or `base_url` is empty,
+/// not UTF-8, or not an absolute `http://` or `https://` URL.
+#[no_mangle]
+pub unsafe extern "C" fn oairun_client_options_set_base_url(
+    options: *mut oairun_client_options,
+    base_url: *const c_char,
+) -> oairun_status {
+    set(options, |o| {
+        let url = arg_nonempty_str("base_url", base_url)?;
+        let parsed = reqwest::Url::parse(url)
+            .map_err(|e| Error::invalid(format!("invalid base URL {url:?}: {e}")))?;
+        if !matches!(parsed.scheme(), "http" | "https") {
+            return Err(Error::invalid("the base URL must be http:// or https://"));
+        }
+        o.base_url = Some(url.to_owned());
+        Ok(())
+    })
+}
+
+/// Sets the organization, sent as `OpenAI-Organization` (default: `OPENAI_ORG_ID`, else none).
+///
+/// `organization` is borrowed for the call (copied). Returns `OAIRUN_OK`, or
+/// `OAIRUN_INVALID_ARGUMENT` when `options` or `organization` is NULL, or `organization` is
+/// empty, not UTF-8, or holds characters HTTP forbids in a header.
+#[no_mangle]
+pub unsafe extern "C" fn oairun_client_options_set_organization(
+    options: *mut oairun_client_options,
+    organization: *const c_char,
+) -> oairun_status {
+    set(options, |o| {
+        let value = arg_nonempty_str("organization", organization)?;
+        validate_header("OpenAI-Organization", value)?;
+        o.organization = Some(value.to_owned());
+        Ok(())
+    })
+}
+
+/// Sets the project, sent as `OpenAI-Project` (default: `OPENAI_PROJECT_ID`, else none).
+///
+/// `project` is borrowed for the call (copied). Returns `OAIRUN_OK`, or
+/// `OAIRUN_INVALID_ARGUMENT` when `options` or `project` is NULL, or `project` is empty, not
+/// UTF-8, or holds characters HTTP forbids in a header.
+#[no_mangle]
+pub unsafe extern "C" fn oairun_client_options_set_project(
+    options: *mut oairun_client_options,
+    project: *const c_char,
+) -> oairun_status {
+    set(options, |o| {
+        let value = arg_nonempty_str("project", project)?;
+        validate_header("OpenAI-Project", value)?;
+        o.project = Some(value.to_owned());
+        Ok(())
+    })
+}
+
+/// Adds a header sent with every request. A header of the same name as a standard one
+/// (`OpenAI-Beta`, `Authorization`, `User-Agent`, …) replaces it; adding the same name twice
+/// keeps the last value.
+///
+/// `name` and `value` are borrowed for the call (copied). Returns `OAIRUN_OK`, or
+/// `OAIRUN_INVALID_ARGUMENT` when `options`, `name` or `value` is NULL, `name` is empty, either
+/// is not UTF-8, or either holds characters HTTP forbids (CR and LF included: no header
+/// injection). An empty `value` is allowed.
+#[no_mangle]
+pub unsafe extern "C" fn oairun_client_options_add_header(
+    options: *mut oairun_client_options,
+    name: *const c_char,
+    value: *const c_char,
+) -> oairun_status {
+    set(options, |o| {
+        let name = arg_nonempty_str("name", name)?;
+        let value = arg_str("value", value)?;
+        validate_header(name, value)?;
+        o.headers.push((name.to_owned(), value.to_owned()));
+        Ok(())
+    })
+}
+
+/// Sets the time limit, in milliseconds, of a synchronous call from connecting to the last
+/// byte of the answer; for a stream, the longest wait for its answer and the longest gap
+/// between two reads. Default 600000 (600 s, as the official SDK). Connecting has its own
+/// limit of 5 s.
+///
+/// Returns `OAIRUN_OK`, or `OAIRUN_INVALID_ARGUMENT` when `options` is NULL or
+/// `timeout_ms` is 0.
+#[no_mangle]
+pub unsafe extern "C" fn oairun_client_options_set_timeout_ms(
+    options: *mut oairun_client_options,
+    timeout_ms: u64,
+) -> oairun_status {
+    set(options, |o| {
+        if timeout_ms == 0 {
+            return Err(Error::invalid("timeout_ms must be greater than 0"));
+        }
+        o.timeout = Some(Duration::from_millis(timeout_ms));
+        Ok(())
+    })
+}
+
+/// Sets how many times a failed request may be retried. This release records the value but
+/// makes no retries yet: every call makes exactly one request.
+///
+/// Returns `OAIRUN_OK`, or `OAIRUN_INVALID_ARGUMENT` when `options` is NULL.
+#[no_mangle]
+pub unsafe extern "C" fn oairun_client_options_set_max_retries(
+    options: *mut oairun_client_options,
+    max_retries: u32,
+) -> oairun_status {
+    set(options, |o| {
+        o.max_retries = Some(max_retries);
+        Ok(())
+    })
+}
+
+/// Frees an options object. NULL does nothing. Clients created from it are not affected.
+#[no_mangle]
+pub unsafe extern "C" fn oairun_client_options_free(options: *mut oairun_client_options) {
+    guard((), || free_raw(options))
+}

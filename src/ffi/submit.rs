@@ -1,0 +1,131 @@
+//! The submissions: synchronous, and streamed with a callback.
+
+use std::ffi::{c_char, c_int, c_void, CString};
+
+use super::{
+    arg_out, arg_ref, arg_str, guard_status, oairun_client, oairun_error, oairun_event,
+    oairun_status, oairun_tool_outputs,
+};
+use crate::error::{Error, Result};
+use crate::event::Event;
+
+/// Called for every event of a stream, in wire order, on the thread that called
+/// `oairun_submit_tool_outputs_stream`, outside any oairun lock or runtime: it may call any
+/// oairun function, including a new submission.
+///
+/// `event` is lent for the duration of the call only. `user_data` is the pointer given to
+/// the submission, passed through untouched. Return 0 to go on; any other value stops the
+/// stream (the connection is dropped and the submission returns `OAIRUN_CANCELLED`).
+pub type oairun_event_callback =
+    Option<unsafe extern "C" fn(event: *const oairun_event, user_data: *mut c_void) -> c_int>;
+
+/// Checks the arguments shared by both submissions and borrows them.
+///
+/// # Safety
+/// Each pointer is NULL or valid for the duration of the call.
+unsafe fn submission<'a>(
+    client: *const oairun_client,
+    thread_id: *const c_char,
+    run_id: *const c_char,
+    outputs: *const oairun_tool_outputs,
+) -> Result<(&'a oairun_client, &'a str, &'a str, &'a oairun_tool_outputs)> {
+    Ok((
+        arg_ref("client", client)?,
+        arg_str("thread_id", thread_id)?,
+        arg_str("run_id", run_id)?,
+        arg_ref("outputs", outputs)?,
+    ))
+}
+
+/// Submits the tool outputs of a run and waits for the answer: the Run object.
+///
+/// Sends `POST <base_url>/threads/<thread_id>/runs/<run_id>/submit_tool_outputs` with
+/// `{"tool_outputs":[…],"stream":false}`. The ids are sent as one percent-encoded path segment
+/// each, whatever they hold. The calling thread blocks until the answer is read or the timeout
+/// (`oairun_client_options_set_timeout_ms`) runs out.
+///
+/// Every pointer argument is borrowed for the call. On success `*run_json` receives the Run
+/// object's JSON text exactly as the server sent it, NUL-terminated; the caller owns it and
+/// frees it with `oairun_string_free` (written only on success). On failure, when `err` is not
+/// NULL, `*err` receives an error the caller frees with `oairun_error_free`.
+///
+/// Returns `OAIRUN_OK`;
+/// `OAIRUN_INVALID_ARGUMENT`, before any request, when a pointer is NULL, an id is empty, `.`,
+/// `..` or not UTF-8, or `outputs` is empty;
+/// `OAIRUN_CONNECT` when the server cannot be reached or the connection fails;
+/// `OAIRUN_TIMEOUT` when the timeout runs out;
+/// `OAIRUN_HTTP_STATUS` for a non-2xx answer (the error has the status, the API's error fields
+/// and the request id);
+/// `OAIRUN_PROTOCOL` when the answer is not a JSON object or is over the size cap (32 MiB);
+/// `OAIRUN_INTERNAL` for a bug in oairun.
+#[no_mangle]
+pub unsafe extern "C" fn oairun_submit_tool_outputs(
+    client: *const oairun_client,
+    thread_id: *const c_char,
+    run_id: *const c_char,
+    outputs: *const oairun_tool_outputs,
+    run_json: *mut *mut c_char,
+    err: *mut *mut oairun_error,
+) -> oairun_status {
+    guard_status(err, || {
+        let (client, thread_id, run_id, outputs) = submission(client, thread_id, run_id, outputs)?;
+        arg_out("run_json", run_json)?;
+        let json = client
+            .inner
+            .submit_tool_outputs(thread_id, run_id, &outputs.inner)?;
+        // The answer was checked to be JSON, which cannot hold a raw NUL.
+        let json = CString::new(json).map_err(|_| Error::protocol("the answer holds a NUL"))?;
+        *run_json = json.into_raw();
+        Ok(())
+    })
+}
+
+/// Submits the tool outputs of a run and streams the answer: `cb` is called for every
+/// server-sent event as it arrives, `done` included.
+///
+/// Sends `POST <base_url>/threads/<thread_id>/runs/<run_id>/submit_tool_outputs` with
+/// `{"tool_outputs":[…],"stream":true}`. The callback runs on the calling thread, one event at
+/// a time in wire order, outside any runtime (see `oairun_event_callback`); network I/O runs
+/// on oairun's own threads meanwhile. The call returns when the stream ends.
+///
+/// Every pointer argument is borrowed for the call; `user_data` is passed to `cb` untouched
+/// and may be NULL. On failure, when `err` is not NULL, `*err` receives an error the caller
+/// frees with `oairun_error_free`.
+///
+/// Returns `OAIRUN_OK` after the `done` event;
+/// `OAIRUN_INVALID_ARGUMENT`, before any request, when `client`, `thread_id`, `run_id`,
+/// `outputs` or `cb` is NULL, an id is empty, `.`, `..` or not UTF-8, or `outputs` is empty;
+/// `OAIRUN_CONNECT` when the server cannot be reached or the connection fails before the
+/// answer;
+/// `OAIRUN_TIMEOUT` when no answer, or no further byte, arrives within the timeout;
+/// `OAIRUN_HTTP_STATUS` for a non-2xx answer (no event is delivered);
+/// `OAIRUN_STREAM_ERROR` after an `error` event, which is delivered to `cb` first (the error
+/// has its message, type, code and param);
+/// `OAIRUN_PROTOCOL` when the answer is not `text/event-stream`, an event is over the size cap
+/// (8 MiB), or the stream ends or breaks off before `done`;
+/// `OAIRUN_CANCELLED` when `cb` returned non-zero;
+/// `OAIRUN_INTERNAL` for a bug in oairun.
+#[no_mangle]
+pub unsafe extern "C" fn oairun_submit_tool_outputs_stream(
+    client: *const oairun_client,
+    thread_id: *const c_char,
+    run_id: *const c_char,
+    outputs: *const oairun_tool_outputs,
+    cb: oairun_event_callback,
+    user_data: *mut c_void,
+    err: *mut *mut oairun_error,
+) -> oairun_status {
+    guard_status(err, || {
+        let (client, thread_id, run_id, outputs) = submission(client, thread_id, run_id, outputs)?;
+        let cb = cb.ok_or_else(|| Error::invalid("cb must not be NULL"))?;
+        client.inner.submit_tool_outputs_stream(
+            thread_id,
+            run_id,
+            &outputs.inner,
+            |event: &Event| {
+                let lent = oairun_event { event };
+                cb(&lent, user_data) == 0
+            },
+        )
+    })
+}
