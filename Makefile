@@ -1,0 +1,48 @@
+# The two commands of README.md:
+#   make demo   builds everything and runs the examples against the loopback test server
+#   make test   runs every test: Rust, then C (as C and as C++, under valgrind)
+# Everything builds in debug mode: the library is the same code, and debug builds are quick.
+
+CARGO    ?= cargo
+CC       ?= gcc
+CXX      ?= g++
+LIBDIR   := target/debug
+OUT      := target/examples/c
+TESTOUT  := target/ctests
+WARN     := -Wall -Wextra -Werror
+CFLAGS   ?= -g -O1
+INCLUDES := -Iinclude
+LINK     := -L$(LIBDIR) -loairun -Wl,-rpath,$(abspath $(LIBDIR))
+
+C_TESTS  := $(basename $(notdir $(wildcard tests/c/test_*.c)))
+
+.PHONY: build examples demo test test-rust test-c clean
+
+build:
+	$(CARGO) build --workspace
+
+examples: build
+	mkdir -p $(OUT)
+	$(CC) $(WARN) $(CFLAGS) $(INCLUDES) examples/c/submit.c -o $(OUT)/submit $(LINK)
+	$(CC) $(WARN) $(CFLAGS) $(INCLUDES) examples/c/stream.c -o $(OUT)/stream $(LINK)
+
+demo: examples
+	scripts/with-testserver.sh scripts/demo.sh
+
+test: test-rust test-c
+
+test-rust:
+	$(CARGO) test --workspace
+
+# Each C test is compiled twice, as C and as C++, against include/oairun.h and linked to the
+# built shared library, then run under valgrind against the test server.
+test-c: build
+	mkdir -p $(TESTOUT)
+	for t in $(C_TESTS); do \
+	  $(CC) $(WARN) -std=c11 -D_DEFAULT_SOURCE $(CFLAGS) $(INCLUDES) tests/c/$$t.c -o $(TESTOUT)/$$t $(LINK) || exit 1; \
+	  $(CXX) $(WARN) -x c++ -std=c++17 $(CFLAGS) $(INCLUDES) tests/c/$$t.c -o $(TESTOUT)/$$t.cpp $(LINK) || exit 1; \
+	done
+	OAIRUN_TEST_FIXTURES=testserver/fixtures scripts/with-testserver.sh scripts/run-c-tests.sh $(C_TESTS)
+
+clean:
+	$(CARGO) clean

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# The demo: the C examples (synchronous and streamed) against the loopback test server, the
+# way a user runs them against the real API. Run through `make demo`, which builds them first.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+run() {
+    printf '\n$'
+    printf ' %q' "$@"
+    printf '\n'
+    "$@"
+}
+
+echo "oairun demo: the test server is at $OPENAI_BASE_URL (loopback; no real key needed)"
+echo
+echo "== C, synchronous: submit the output of call_001 and print the Run object"
+run target/examples/c/submit thread_123 run_123 call_001 "70 degrees and sunny."
+echo
+echo "== C, streamed: the assistant's text as it arrives, then the run's final status"
+run target/examples/c/stream thread_123 run_123 call_001 "70 degrees and sunny."
+echo
+echo "== C, streamed from a slower server (60 deltas, 25 ms apart): the text appears piece by piece"
+run target/examples/c/stream slow_25_60 run_123 call_001 "70 degrees and sunny."
+echo
+echo "== C, an error answer: what a failure looks like"
+run target/examples/c/submit status_404 run_123 call_001 "70 degrees and sunny." || true

@@ -1,0 +1,135 @@
+/* Every NULL argument of every function: a status function returns OAIRUN_INVALID_ARGUMENT
+ * (and, where it takes `err`, says which argument), a getter returns its "none" value, a free
+ * function does nothing. None of it may crash. */
+#include "check.h"
+
+static int never_called(const oairun_event *event, void *user_data) {
+    (void)event;
+    (void)user_data;
+    fprintf(stderr, "callback called for an invalid submission\n");
+    check_failures++;
+    return 0;
+}
+
+static void check_err_names(oairun_error *err, const char *argument) {
+    CHECK(err != NULL);
+    if (!err) return;
+    CHECK(oairun_error_status(err) == OAIRUN_INVALID_ARGUMENT);
+    if (!strstr(oairun_error_message(err), argument)) {
+        fprintf(stderr, "message \"%s\" does not name %s\n", oairun_error_message(err), argument);
+        check_failures++;
+    }
+    oairun_error_free(err);
+}
+
+int main(void) {
+    oairun_client *client = test_client();
+    oairun_tool_outputs *outputs = test_outputs();
+    oairun_client_options *options = oairun_client_options_new();
+    oairun_error *err = NULL;
+    char *run_json = NULL;
+
+    /* Options setters. */
+    CHECK_STATUS(oairun_client_options_set_api_key(NULL, "k"), OAIRUN_INVALID_ARGUMENT);
+    CHECK_STATUS(oairun_client_options_set_api_key(options, NULL), OAIRUN_INVALID_ARGUMENT);
+    CHECK_STATUS(oairun_client_options_set_base_url(NULL, "http://127.0.0.1/v1"), OAIRUN_INVALID_ARGUMENT);
+    CHECK_STATUS(oairun_client_options_set_base_url(options, NULL), OAIRUN_INVALID_ARGUMENT);
+    CHECK_STATUS(oairun_client_options_set_organization(NULL, "org"), OAIRUN_INVALID_ARGUMENT);
+    CHECK_STATUS(oairun_client_options_set_organization(options, NULL), OAIRUN_INVALID_ARGUMENT);
+    CHECK_STATUS(oairun_client_options_set_project(NULL, "proj"), OAIRUN_INVALID_ARGUMENT);
+    CHECK_STATUS(oairun_client_options_set_project(options, NULL), OAIRUN_INVALID_ARGUMENT);
+    CHECK_STATUS(oairun_client_options_add_header(NULL, "X-A", "b"), OAIRUN_INVALID_ARGUMENT);
+    CHECK_STATUS(oairun_client_options_add_header(options, NULL, "b"), OAIRUN_INVALID_ARGUMENT);
+    CHECK_STATUS(oairun_client_options_add_header(options, "X-A", NULL), OAIRUN_INVALID_ARGUMENT);
+    CHECK_STATUS(oairun_client_options_set_timeout_ms(NULL, 1000), OAIRUN_INVALID_ARGUMENT);
+    CHECK_STATUS(oairun_client_options_set_max_retries(NULL, 1), OAIRUN_INVALID_ARGUMENT);
+    /* Empty strings where a value is required. */
+    CHECK_STATUS(oairun_client_options_set_api_key(options, ""), OAIRUN_INVALID_ARGUMENT);
+    CHECK_STATUS(oairun_client_options_set_organization(options, ""), OAIRUN_INVALID_ARGUMENT);
+    CHECK_STATUS(oairun_client_options_set_project(options, ""), OAIRUN_INVALID_ARGUMENT);
+    CHECK_STATUS(oairun_client_options_add_header(options, "", "v"), OAIRUN_INVALID_ARGUMENT);
+
+    /* Client creation: NULL options is allowed (environment), NULL out is not. */
+    CHECK_STATUS(oairun_client_new(options, NULL, &err), OAIRUN_INVALID_ARGUMENT);
+    check_err_names(err, "out");
+    err = NULL;
+    CHECK_STATUS(oairun_client_new(options, NULL, NULL), OAIRUN_INVALID_ARGUMENT);
+
+    /* Tool outputs. */
+    CHECK_STATUS(oairun_tool_outputs_add(NULL, "call_1", "x"), OAIRUN_INVALID_ARGUMENT);
+    CHECK_STATUS(oairun_tool_outputs_add(outputs, NULL, "x"), OAIRUN_INVALID_ARGUMENT);
+    CHECK_STATUS(oairun_tool_outputs_add(outputs, "call_1", NULL), OAIRUN_INVALID_ARGUMENT);
+    oairun_tool_outputs *parsed = NULL;
+    CHECK_STATUS(oairun_tool_outputs_from_json(NULL, &parsed, &err), OAIRUN_INVALID_ARGUMENT);
+    check_err_names(err, "json_array");
+    err = NULL;
+    CHECK_STATUS(oairun_tool_outputs_from_json("[]", NULL, &err), OAIRUN_INVALID_ARGUMENT);
+    check_err_names(err, "out");
+    err = NULL;
+    CHECK(parsed == NULL);
+
+    /* The synchronous submission: each pointer in turn. */
+    CHECK_STATUS(oairun_submit_tool_outputs(NULL, "t", "r", outputs, &run_json, &err), OAIRUN_INVALID_ARGUMENT);
+    check_err_names(err, "client");
+    err = NULL;
+    CHECK_STATUS(oairun_submit_tool_outputs(client, NULL, "r", outputs, &run_json, &err), OAIRUN_INVALID_ARGUMENT);
+    check_err_names(err, "thread_id");
+    err = NULL;
+    CHECK_STATUS(oairun_submit_tool_outputs(client, "t", NULL, outputs, &run_json, &err), OAIRUN_INVALID_ARGUMENT);
+    check_err_names(err, "run_id");
+    err = NULL;
+    CHECK_STATUS(oairun_submit_tool_outputs(client, "t", "r", NULL, &run_json, &err), OAIRUN_INVALID_ARGUMENT);
+    check_err_names(err, "outputs");
+    err = NULL;
+    CHECK_STATUS(oairun_submit_tool_outputs(client, "t", "r", outputs, NULL, &err), OAIRUN_INVALID_ARGUMENT);
+    check_err_names(err, "run_json");
+    err = NULL;
+    CHECK_STATUS(oairun_submit_tool_outputs(NULL, NULL, NULL, NULL, NULL, NULL), OAIRUN_INVALID_ARGUMENT);
+    CHECK(run_json == NULL);
+
+    /* The streamed submission: each pointer in turn, the callback included. */
+    CHECK_STATUS(oairun_submit_tool_outputs_stream(NULL, "t", "r", outputs, never_called, NULL, &err), OAIRUN_INVALID_ARGUMENT);
+    check_err_names(err, "client");
+    err = NULL;
+    CHECK_STATUS(oairun_submit_tool_outputs_stream(client, NULL, "r", outputs, never_called, NULL, &err), OAIRUN_INVALID_ARGUMENT);
+    check_err_names(err, "thread_id");
+    err = NULL;
+    CHECK_STATUS(oairun_submit_tool_outputs_stream(client, "t", NULL, outputs, never_called, NULL, &err), OAIRUN_INVALID_ARGUMENT);
+    check_err_names(err, "run_id");
+    err = NULL;
+    CHECK_STATUS(oairun_submit_tool_outputs_stream(client, "t", "r", NULL, never_called, NULL, &err), OAIRUN_INVALID_ARGUMENT);
+    check_err_names(err, "outputs");
+    err = NULL;
+    CHECK_STATUS(oairun_submit_tool_outputs_stream(client, "t", "r", outputs, NULL, NULL, &err), OAIRUN_INVALID_ARGUMENT);
+    check_err_names(err, "cb");
+    err = NULL;
+    CHECK_STATUS(oairun_submit_tool_outputs_stream(NULL, NULL, NULL, NULL, NULL, NULL, NULL), OAIRUN_INVALID_ARGUMENT);
+
+    /* Getters on NULL. */
+    size_t len = 99;
+    CHECK(oairun_event_name(NULL) == NULL);
+    CHECK(oairun_event_data(NULL, &len) == NULL && len == 0);
+    CHECK(oairun_event_data(NULL, NULL) == NULL);
+    CHECK(oairun_event_id(NULL) == NULL);
+    CHECK(oairun_event_kind(NULL) == OAIRUN_KIND_UNKNOWN);
+    CHECK(oairun_error_status(NULL) == OAIRUN_INVALID_ARGUMENT);
+    CHECK(oairun_error_message(NULL) != NULL);
+    CHECK(oairun_error_http_status(NULL) == 0);
+    CHECK(oairun_error_request_id(NULL) == NULL);
+    CHECK(oairun_error_api_type(NULL) == NULL);
+    CHECK(oairun_error_api_code(NULL) == NULL);
+    CHECK(oairun_error_api_param(NULL) == NULL);
+
+    /* Free functions on NULL. */
+    oairun_client_options_free(NULL);
+    oairun_client_free(NULL);
+    oairun_tool_outputs_free(NULL);
+    oairun_string_free(NULL);
+    oairun_error_free(NULL);
+
+    /* Nothing above reached the server. */
+    oairun_client_options_free(options);
+    oairun_tool_outputs_free(outputs);
+    oairun_client_free(client);
+    return check_report("test_null_args");
+}
