@@ -56,18 +56,7 @@ impl Client {
     /// included) is not valid in HTTP.
     pub fn new(options: &ClientOptions) -> Result<Client> {
         let resolved = options.resolve()?;
-        let base = Url::parse(&resolved.base_url).map_err(|e| {
-            Error::invalid(format!("invalid base URL {:?}: {e}", resolved.base_url))
-        })?;
-        if !matches!(base.scheme(), "http" | "https") || base.cannot_be_a_base() {
-            return Err(Error::invalid(format!(
-                "the base URL must be an http:// or https:// URL, not {:?}",
-                resolved.base_url
-            )));
-        }
-        if base.fragment().is_some() {
-            return Err(Error::invalid("the base URL must not have a #fragment"));
-        }
+        let base = parse_base_url(&resolved.base_url)?;
 
         let mut headers = HeaderMap::new();
         let mut auth = HeaderValue::from_str(&format!("Bearer {}", resolved.api_key))
@@ -388,18 +377,21 @@ impl StreamState {
 
     /// The next complete event, or an error when the event being read is over the cap.
     fn next_event(&mut self) -> Option<Result<Event>> {
-        match self.decoder.next_event() {
-            Some(event) => {
+        let too_big = match self.decoder.next_event() {
+            Some(event) if event.event.len() + event.data.len() <= self.max_event_bytes => {
                 self.delivered += 1;
-                Some(Ok(Event::from(event)))
+                return Some(Ok(Event::from(event)));
             }
-            None if self.decoder.buffered_len() > self.max_event_bytes => Some(Err(self
-                .with_http(Error::protocol(format!(
-                    "an event is larger than the cap of {} bytes",
-                    self.max_event_bytes
-                ))))),
-            None => None,
-        }
+            Some(_) => true,
+            // Not complete yet: the part read so far must already fit.
+            None => self.decoder.buffered_len() > self.max_event_bytes,
+        };
+        too_big.then(|| {
+            Err(self.with_http(Error::protocol(format!(
+                "an event is larger than the cap of {} bytes",
+                self.max_event_bytes
+            ))))
+        })
     }
 
     /// What the stream's outcome is once `event` has been delivered: `Some` ends the stream.
@@ -518,6 +510,21 @@ fn refuse_inside_runtime() -> Result<()> {
         ));
     }
     Ok(())
+}
+
+/// Parses a base URL: absolute, `http` or `https`, able to take a path, no fragment.
+pub(crate) fn parse_base_url(text: &str) -> Result<Url> {
+    let base =
+        Url::parse(text).map_err(|e| Error::invalid(format!("invalid base URL {text:?}: {e}")))?;
+    if !matches!(base.scheme(), "http" | "https") || base.cannot_be_a_base() {
+        return Err(Error::invalid(format!(
+            "the base URL must be an http:// or https:// URL, not {text:?}"
+        )));
+    }
+    if base.fragment().is_some() {
+        return Err(Error::invalid("the base URL must not have a #fragment"));
+    }
+    Ok(base)
 }
 
 fn validate_id(what: &str, id: &str) -> Result<()> {

@@ -294,6 +294,25 @@ fn answers_that_are_not_what_the_endpoint_returns_are_protocol_errors() {
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Protocol);
     assert!(err.message().contains("cap"), "{}", err.message());
+
+    // One 9 MiB event against the default 8 MiB event cap.
+    let (events, result) = stream(&client, "big_9");
+    let err = result.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Protocol);
+    assert!(
+        err.message().contains("cap of 8388608 bytes"),
+        "{}",
+        err.message()
+    );
+    assert!(events.is_empty());
+
+    // A small cap: the reference's first event fits in 700 bytes, its second does not.
+    let mut opts = options(&server);
+    opts.max_event_bytes = Some(700);
+    let strict = Client::new(&opts).unwrap();
+    let (events, result) = stream(&strict, "thread_123");
+    assert_eq!(result.unwrap_err().kind(), ErrorKind::Protocol);
+    assert_eq!(events.len(), 1);
 }
 
 #[test]

@@ -7,7 +7,7 @@ use std::time::Duration;
 use super::{
     arg_mut, arg_nonempty_str, arg_str, free_raw, guard, guard_status, into_raw, oairun_status,
 };
-use crate::client::validate_header;
+use crate::client::{parse_base_url, validate_header};
 use crate::config::ClientOptions;
 use crate::error::{Error, Result};
 
@@ -73,11 +73,7 @@ pub unsafe extern "C" fn oairun_client_options_set_base_url(
 ) -> oairun_status {
     set(options, |o| {
         let url = arg_nonempty_str("base_url", base_url)?;
-        let parsed = reqwest::Url::parse(url)
-            .map_err(|e| Error::invalid(format!("invalid base URL {url:?}: {e}")))?;
-        if !matches!(parsed.scheme(), "http" | "https") {
-            return Err(Error::invalid("the base URL must be http:// or https://"));
-        }
+        parse_base_url(url)?;
         o.base_url = Some(url.to_owned());
         Ok(())
     })
