@@ -350,16 +350,68 @@ oairun_status oairun_client_options_add_header(oairun_client_options *options,
                                                const char *value);
 
 /**
- * Sets the time limit, in milliseconds, of a synchronous call from connecting to the last
- * byte of the answer; for a stream, the longest wait for its answer and the longest gap
- * between two reads. Default 600000 (600 s, as the official SDK). Connecting has its own
- * limit of 5 s.
+ * Sets the time limit, in milliseconds, of a synchronous call, from connecting to the last
+ * byte of the answer. Default 600000 (600 s, as the official SDK). Streams are not limited as
+ * a whole: see `oairun_client_options_set_read_timeout_ms`.
  *
  * Returns `OAIRUN_OK`, or `OAIRUN_INVALID_ARGUMENT` when `options` is NULL or
  * `timeout_ms` is 0.
  */
 oairun_status oairun_client_options_set_timeout_ms(oairun_client_options *options,
                                                    uint64_t timeout_ms);
+
+/**
+ * Sets the time limit, in milliseconds, on establishing a connection (TCP and TLS), for every
+ * submission. Default 5000 (5 s, as the official Python SDK). A connection that cannot be made
+ * in time fails with `OAIRUN_TIMEOUT`.
+ *
+ * Returns `OAIRUN_OK`, or `OAIRUN_INVALID_ARGUMENT` when `options` is NULL or
+ * `timeout_ms` is 0.
+ */
+oairun_status oairun_client_options_set_connect_timeout_ms(oairun_client_options *options,
+                                                           uint64_t timeout_ms);
+
+/**
+ * Sets, for streams, the longest wait in milliseconds for the answer's headers and then for
+ * each next byte: a stream that goes silent for longer ends with `OAIRUN_TIMEOUT`. A stream
+ * has no overall limit while bytes keep coming. Default 600000 (600 s).
+ *
+ * Returns `OAIRUN_OK`, or `OAIRUN_INVALID_ARGUMENT` when `options` is NULL or
+ * `timeout_ms` is 0.
+ */
+oairun_status oairun_client_options_set_read_timeout_ms(oairun_client_options *options,
+                                                        uint64_t timeout_ms);
+
+/**
+ * Allows (non-zero `allow`) or refuses (0, the default) a plain `http://` base URL whose host
+ * is not loopback. Without it, `oairun_client_new` refuses such a URL with
+ * `OAIRUN_INVALID_ARGUMENT`, because the key would cross the network in clear text;
+ * `http://` to 127.0.0.0/8, `[::1]` or `localhost` is always allowed.
+ *
+ * Returns `OAIRUN_OK`, or `OAIRUN_INVALID_ARGUMENT` when `options` is NULL.
+ */
+oairun_status oairun_client_options_allow_insecure_http(oairun_client_options *options,
+                                                        int allow);
+
+/**
+ * Sets the largest synchronous answer, in bytes, read before the call fails with
+ * `OAIRUN_PROTOCOL` (so a hostile server cannot exhaust memory). Default 33554432 (32 MiB).
+ *
+ * Returns `OAIRUN_OK`, or `OAIRUN_INVALID_ARGUMENT` when `options` is NULL or `max_bytes`
+ * is 0 or does not fit in memory's address space.
+ */
+oairun_status oairun_client_options_set_max_response_bytes(oairun_client_options *options,
+                                                           uint64_t max_bytes);
+
+/**
+ * Sets the largest single stream event, in bytes (its name and data, or the part read so
+ * far), before the stream fails with `OAIRUN_PROTOCOL`. Default 8388608 (8 MiB).
+ *
+ * Returns `OAIRUN_OK`, or `OAIRUN_INVALID_ARGUMENT` when `options` is NULL or `max_bytes`
+ * is 0 or does not fit in memory's address space.
+ */
+oairun_status oairun_client_options_set_max_event_bytes(oairun_client_options *options,
+                                                        uint64_t max_bytes);
 
 /**
  * Sets how many times a failed request may be retried. This release records the value but

@@ -16,8 +16,6 @@ use crate::runtime;
 use crate::sse::Decoder;
 use crate::tool_outputs::ToolOutputs;
 
-/// The connect limit, as the official Python SDK sets it.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// How much of an error answer is read to find the API's error object.
 const MAX_ERROR_BODY_BYTES: usize = 1 << 20;
 /// Chunks in flight between the network task and a blocking stream's caller: enough to keep
@@ -36,6 +34,7 @@ struct Inner {
     http: reqwest::Client,
     base: Url,
     timeout: Duration,
+    read_timeout: Duration,
     max_response_bytes: usize,
     max_event_bytes: usize,
 }
@@ -57,6 +56,14 @@ impl Client {
     pub fn new(options: &ClientOptions) -> Result<Client> {
         let resolved = options.resolve()?;
         let base = parse_base_url(&resolved.base_url)?;
+        if base.scheme() == "http" && !options.allow_insecure_http && !is_loopback(&base) {
+            return Err(Error::invalid(format!(
+                "plain http:// sends the API key in clear text: it is allowed only for loopback \
+                 hosts (127.0.0.0/8, ::1, localhost) unless insecure HTTP is allowed in the \
+                 options, not for {:?}",
+                resolved.base_url
+            )));
+        }
 
         let mut headers = HeaderMap::new();
         let mut auth = HeaderValue::from_str(&format!("Bearer {}", resolved.api_key))
@@ -88,8 +95,11 @@ impl Client {
         let http = reqwest::Client::builder()
             .default_headers(headers)
             .user_agent(concat!("oairun/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(CONNECT_TIMEOUT)
+            .connect_timeout(resolved.connect_timeout)
             .tcp_nodelay(true)
+            // A redirect would re-send the key to wherever a server points, and turn the POST
+            // into a GET: a 3xx is reported as an HTTP status instead.
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| Error::internal(format!("cannot build the HTTP client: {e}")))?;
         Ok(Client {
@@ -97,6 +107,7 @@ impl Client {
                 http,
                 base,
                 timeout: resolved.timeout,
+                read_timeout: resolved.read_timeout,
                 max_response_bytes: resolved.max_response_bytes,
                 max_event_bytes: resolved.max_event_bytes,
             }),
@@ -190,7 +201,7 @@ impl Client {
         Ok(EventStream {
             response,
             state,
-            read_timeout: self.inner.timeout,
+            read_timeout: self.inner.read_timeout,
             finished: false,
             pending: None,
         })
@@ -281,9 +292,9 @@ impl Inner {
     }
 
     async fn open_stream(&self, request: reqwest::RequestBuilder) -> Result<Response> {
-        let response = match tokio::time::timeout(self.timeout, request.send()).await {
+        let response = match tokio::time::timeout(self.read_timeout, request.send()).await {
             Ok(sent) => sent.map_err(|e| transport_error("request failed", &e))?,
-            Err(_) => return Err(timeout_error("no answer", self.timeout)),
+            Err(_) => return Err(timeout_error("no answer", self.read_timeout)),
         };
         if !response.status().is_success() {
             return Err(status_error(response).await);
@@ -322,13 +333,13 @@ impl Inner {
             let chunk = tokio::select! {
                 biased;
                 _ = tx.closed() => return,
-                chunk = tokio::time::timeout(self.timeout, response.chunk()) => chunk,
+                chunk = tokio::time::timeout(self.read_timeout, response.chunk()) => chunk,
             };
             let message = match chunk {
                 Ok(Ok(Some(bytes))) => Pumped::Data(bytes),
                 Ok(Ok(None)) => Pumped::End,
                 Ok(Err(e)) => Pumped::Failed(transport_error("the stream failed", &e)),
-                Err(_) => Pumped::Failed(timeout_error("no data", self.timeout)),
+                Err(_) => Pumped::Failed(timeout_error("no data", self.read_timeout)),
             };
             let last = !matches!(message, Pumped::Data(_));
             if tx.send(message).await.is_err() || last {
@@ -527,6 +538,18 @@ pub(crate) fn parse_base_url(text: &str) -> Result<Url> {
     Ok(base)
 }
 
+/// True for hosts that never leave the machine: localhost, 127.0.0.0/8 and ::1.
+fn is_loopback(url: &Url) -> bool {
+    let Some(host) = url.host_str() else {
+        return false;
+    };
+    let unbracketed = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || unbracketed
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
 fn validate_id(what: &str, id: &str) -> Result<()> {
     if id.is_empty() {
         return Err(Error::invalid(format!("{what} must not be empty")));
@@ -666,6 +689,44 @@ mod tests {
             assert_eq!(err.kind(), ErrorKind::InvalidArgument);
         }
         assert!(c.endpoint_url("...", "%").is_ok());
+    }
+
+    #[test]
+    fn plain_http_only_for_loopback_unless_allowed() {
+        for ok in [
+            "http://127.0.0.1:9/v1",
+            "http://127.9.9.9/v1",
+            "http://[::1]:9/v1",
+            "http://LOCALHOST/v1",
+            "https://api.example.test/v1",
+        ] {
+            assert!(
+                Client::new(&ClientOptions {
+                    api_key: Some("k".into()),
+                    base_url: Some(ok.into()),
+                    ..Default::default()
+                })
+                .is_ok(),
+                "{ok}"
+            );
+        }
+        for refused in [
+            "http://10.0.0.1/v1",
+            "http://api.example.test/v1",
+            "http://localhost.example.test/v1",
+            "http://[::2]/v1",
+        ] {
+            let mut options = ClientOptions {
+                api_key: Some("k".into()),
+                base_url: Some(refused.into()),
+                ..Default::default()
+            };
+            let err = Client::new(&options).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::InvalidArgument, "{refused}");
+            assert!(err.message().contains("clear text"), "{}", err.message());
+            options.allow_insecure_http = true;
+            assert!(Client::new(&options).is_ok(), "{refused}");
+        }
     }
 
     #[test]

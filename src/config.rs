@@ -8,6 +8,10 @@ use crate::error::{Error, Result};
 pub const DEFAULT_BASE_URL: &str = "https://api.openai.com/v1";
 /// The overall limit of a synchronous call when none is set (the official SDK's default).
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(600);
+/// The limit on connecting when none is set (the official Python SDK's).
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// The longest a stream may go without a byte when none is set (the official SDK's read limit).
+pub const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(600);
 /// The largest synchronous answer read before failing with a protocol error.
 pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 32 << 20;
 /// The largest single stream event (its pending line plus data) before failing.
@@ -29,6 +33,14 @@ pub struct ClientOptions {
     pub headers: Vec<(String, String)>,
     /// The overall limit of a synchronous call (connect, send, and read the whole answer).
     pub timeout: Option<Duration>,
+    /// The limit on establishing a connection (TCP and TLS), default 5 s.
+    pub connect_timeout: Option<Duration>,
+    /// For a stream: the longest wait for the answer's headers and for each next byte, default
+    /// 600 s. A stream has no overall limit: it may run as long as bytes keep coming.
+    pub read_timeout: Option<Duration>,
+    /// Allows plain `http://` base URLs whose host is not loopback. Off by default: the key
+    /// would cross the network in clear text.
+    pub allow_insecure_http: bool,
     /// How many times a failed request may be retried. Recorded and validated; this release
     /// makes no retries yet (see docs/ARCHITECTURE.md).
     pub max_retries: Option<u32>,
@@ -48,6 +60,9 @@ impl std::fmt::Debug for ClientOptions {
             .field("project", &self.project)
             .field("headers", &self.headers)
             .field("timeout", &self.timeout)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("read_timeout", &self.read_timeout)
+            .field("allow_insecure_http", &self.allow_insecure_http)
             .field("max_retries", &self.max_retries)
             .field("max_response_bytes", &self.max_response_bytes)
             .field("max_event_bytes", &self.max_event_bytes)
@@ -62,6 +77,8 @@ pub(crate) struct Resolved {
     pub organization: Option<String>,
     pub project: Option<String>,
     pub timeout: Duration,
+    pub connect_timeout: Duration,
+    pub read_timeout: Duration,
     pub max_response_bytes: usize,
     pub max_event_bytes: usize,
 }
@@ -85,9 +102,28 @@ impl ClientOptions {
             .clone()
             .or_else(|| env_var("OPENAI_BASE_URL"))
             .unwrap_or_else(|| DEFAULT_BASE_URL.to_owned());
-        let timeout = self.timeout.unwrap_or(DEFAULT_TIMEOUT);
-        if timeout.is_zero() {
-            return Err(Error::invalid("the timeout must be greater than zero"));
+        let positive = |value: Option<Duration>, default: Duration, what: &str| {
+            let value = value.unwrap_or(default);
+            if value.is_zero() {
+                return Err(Error::invalid(format!(
+                    "the {what} must be greater than zero"
+                )));
+            }
+            Ok(value)
+        };
+        let timeout = positive(self.timeout, DEFAULT_TIMEOUT, "timeout")?;
+        let connect_timeout = positive(
+            self.connect_timeout,
+            DEFAULT_CONNECT_TIMEOUT,
+            "connect timeout",
+        )?;
+        let read_timeout = positive(self.read_timeout, DEFAULT_READ_TIMEOUT, "read timeout")?;
+        let max_response_bytes = self
+            .max_response_bytes
+            .unwrap_or(DEFAULT_MAX_RESPONSE_BYTES);
+        let max_event_bytes = self.max_event_bytes.unwrap_or(DEFAULT_MAX_EVENT_BYTES);
+        if max_response_bytes == 0 || max_event_bytes == 0 {
+            return Err(Error::invalid("the size caps must be greater than zero"));
         }
         Ok(Resolved {
             api_key,
@@ -101,10 +137,10 @@ impl ClientOptions {
                 .clone()
                 .or_else(|| env_var("OPENAI_PROJECT_ID")),
             timeout,
-            max_response_bytes: self
-                .max_response_bytes
-                .unwrap_or(DEFAULT_MAX_RESPONSE_BYTES),
-            max_event_bytes: self.max_event_bytes.unwrap_or(DEFAULT_MAX_EVENT_BYTES),
+            connect_timeout,
+            read_timeout,
+            max_response_bytes,
+            max_event_bytes,
         })
     }
 }

@@ -345,6 +345,7 @@ fn connection_failures_and_timeouts() {
 
     let mut opts = options(&server);
     opts.timeout = Some(Duration::from_millis(300));
+    opts.read_timeout = Some(Duration::from_millis(300));
     let impatient = Client::new(&opts).unwrap();
     let err = impatient
         .submit_tool_outputs("stall_headers", "run_123", &outputs())
@@ -354,6 +355,32 @@ fn connection_failures_and_timeouts() {
     assert_eq!(events.len(), 2);
     let err = result.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Timeout, "{}", err.message());
+}
+
+#[test]
+fn streams_have_a_read_gap_limit_not_an_overall_one() {
+    // Ten deltas 60 ms apart: longer in all than the 200 ms overall timeout, which is for
+    // synchronous calls; each gap is well within the 3 s read timeout.
+    let server = TestServer::start();
+    let mut opts = options(&server);
+    opts.timeout = Some(Duration::from_millis(200));
+    opts.read_timeout = Some(Duration::from_secs(3));
+    let client = Client::new(&opts).unwrap();
+    let start = Instant::now();
+    let (events, result) = stream(&client, "slow_60_10");
+    result.unwrap();
+    assert!(start.elapsed() > Duration::from_millis(200));
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| e.kind() == EventKind::ThreadMessageDelta)
+            .count(),
+        10
+    );
+    // The same gaps against a 20 ms read timeout fail.
+    opts.read_timeout = Some(Duration::from_millis(20));
+    let (_, result) = stream(&Client::new(&opts).unwrap(), "slow_60_10");
+    assert_eq!(result.unwrap_err().kind(), ErrorKind::Timeout);
 }
 
 #[test]

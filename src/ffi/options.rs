@@ -1,6 +1,6 @@
 //! `oairun_client_options`: the builder a client is created from.
 
-use std::ffi::c_char;
+use std::ffi::{c_char, c_int};
 use std::ptr;
 use std::time::Duration;
 
@@ -138,10 +138,9 @@ pub unsafe extern "C" fn oairun_client_options_add_header(
     })
 }
 
-/// Sets the time limit, in milliseconds, of a synchronous call from connecting to the last
-/// byte of the answer; for a stream, the longest wait for its answer and the longest gap
-/// between two reads. Default 600000 (600 s, as the official SDK). Connecting has its own
-/// limit of 5 s.
+/// Sets the time limit, in milliseconds, of a synchronous call, from connecting to the last
+/// byte of the answer. Default 600000 (600 s, as the official SDK). Streams are not limited as
+/// a whole: see `oairun_client_options_set_read_timeout_ms`.
 ///
 /// Returns `OAIRUN_OK`, or `OAIRUN_INVALID_ARGUMENT` when `options` is NULL or
 /// `timeout_ms` is 0.
@@ -151,12 +150,108 @@ pub unsafe extern "C" fn oairun_client_options_set_timeout_ms(
     timeout_ms: u64,
 ) -> oairun_status {
     set(options, |o| {
-        if timeout_ms == 0 {
-            return Err(Error::invalid("timeout_ms must be greater than 0"));
-        }
-        o.timeout = Some(Duration::from_millis(timeout_ms));
+        o.timeout = Some(positive_ms("timeout_ms", timeout_ms)?);
         Ok(())
     })
+}
+
+/// Sets the time limit, in milliseconds, on establishing a connection (TCP and TLS), for every
+/// submission. Default 5000 (5 s, as the official Python SDK). A connection that cannot be made
+/// in time fails with `OAIRUN_TIMEOUT`.
+///
+/// Returns `OAIRUN_OK`, or `OAIRUN_INVALID_ARGUMENT` when `options` is NULL or
+/// `timeout_ms` is 0.
+#[no_mangle]
+pub unsafe extern "C" fn oairun_client_options_set_connect_timeout_ms(
+    options: *mut oairun_client_options,
+    timeout_ms: u64,
+) -> oairun_status {
+    set(options, |o| {
+        o.connect_timeout = Some(positive_ms("timeout_ms", timeout_ms)?);
+        Ok(())
+    })
+}
+
+/// Sets, for streams, the longest wait in milliseconds for the answer's headers and then for
+/// each next byte: a stream that goes silent for longer ends with `OAIRUN_TIMEOUT`. A stream
+/// has no overall limit while bytes keep coming. Default 600000 (600 s).
+///
+/// Returns `OAIRUN_OK`, or `OAIRUN_INVALID_ARGUMENT` when `options` is NULL or
+/// `timeout_ms` is 0.
+#[no_mangle]
+pub unsafe extern "C" fn oairun_client_options_set_read_timeout_ms(
+    options: *mut oairun_client_options,
+    timeout_ms: u64,
+) -> oairun_status {
+    set(options, |o| {
+        o.read_timeout = Some(positive_ms("timeout_ms", timeout_ms)?);
+        Ok(())
+    })
+}
+
+/// Allows (non-zero `allow`) or refuses (0, the default) a plain `http://` base URL whose host
+/// is not loopback. Without it, `oairun_client_new` refuses such a URL with
+/// `OAIRUN_INVALID_ARGUMENT`, because the key would cross the network in clear text;
+/// `http://` to 127.0.0.0/8, `[::1]` or `localhost` is always allowed.
+///
+/// Returns `OAIRUN_OK`, or `OAIRUN_INVALID_ARGUMENT` when `options` is NULL.
+#[no_mangle]
+pub unsafe extern "C" fn oairun_client_options_allow_insecure_http(
+    options: *mut oairun_client_options,
+    allow: c_int,
+) -> oairun_status {
+    set(options, |o| {
+        o.allow_insecure_http = allow != 0;
+        Ok(())
+    })
+}
+
+/// Sets the largest synchronous answer, in bytes, read before the call fails with
+/// `OAIRUN_PROTOCOL` (so a hostile server cannot exhaust memory). Default 33554432 (32 MiB).
+///
+/// Returns `OAIRUN_OK`, or `OAIRUN_INVALID_ARGUMENT` when `options` is NULL or `max_bytes`
+/// is 0 or does not fit in memory's address space.
+#[no_mangle]
+pub unsafe extern "C" fn oairun_client_options_set_max_response_bytes(
+    options: *mut oairun_client_options,
+    max_bytes: u64,
+) -> oairun_status {
+    set(options, |o| {
+        o.max_response_bytes = Some(positive_size("max_bytes", max_bytes)?);
+        Ok(())
+    })
+}
+
+/// Sets the largest single stream event, in bytes (its name and data, or the part read so
+/// far), before the stream fails with `OAIRUN_PROTOCOL`. Default 8388608 (8 MiB).
+///
+/// Returns `OAIRUN_OK`, or `OAIRUN_INVALID_ARGUMENT` when `options` is NULL or `max_bytes`
+/// is 0 or does not fit in memory's address space.
+#[no_mangle]
+pub unsafe extern "C" fn oairun_client_options_set_max_event_bytes(
+    options: *mut oairun_client_options,
+    max_bytes: u64,
+) -> oairun_status {
+    set(options, |o| {
+        o.max_event_bytes = Some(positive_size("max_bytes", max_bytes)?);
+        Ok(())
+    })
+}
+
+fn positive_ms(what: &str, ms: u64) -> Result<Duration> {
+    if ms == 0 {
+        return Err(Error::invalid(format!("{what} must be greater than 0")));
+    }
+    Ok(Duration::from_millis(ms))
+}
+
+fn positive_size(what: &str, bytes: u64) -> Result<usize> {
+    match usize::try_from(bytes) {
+        Ok(size) if size > 0 => Ok(size),
+        _ => Err(Error::invalid(format!(
+            "{what} must be greater than 0 and fit in memory"
+        ))),
+    }
 }
 
 /// Sets how many times a failed request may be retried. This release records the value but

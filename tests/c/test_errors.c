@@ -22,6 +22,7 @@ static oairun_error *submit(oairun_client *client, const char *thread, int strea
         char *run_json = NULL;
         status = oairun_submit_tool_outputs(client, thread, "run_123", outputs, &run_json, &err);
         CHECK(run_json == NULL);
+        oairun_string_free(run_json); /* in case it was wrongly a success */
     }
     if (status != expected) {
         fprintf(stderr, "%s (%s): status %s, expected %s: %s\n", thread,
@@ -103,7 +104,11 @@ static oairun_client *client_for(const char *base_url, uint64_t timeout_ms) {
     oairun_client_options *options = oairun_client_options_new();
     CHECK_STATUS(oairun_client_options_set_api_key(options, "sk-test-c"), OAIRUN_OK);
     CHECK_STATUS(oairun_client_options_set_base_url(options, base_url), OAIRUN_OK);
-    if (timeout_ms) CHECK_STATUS(oairun_client_options_set_timeout_ms(options, timeout_ms), OAIRUN_OK);
+    if (timeout_ms) {
+        CHECK_STATUS(oairun_client_options_set_timeout_ms(options, timeout_ms), OAIRUN_OK);
+        CHECK_STATUS(oairun_client_options_set_read_timeout_ms(options, timeout_ms), OAIRUN_OK);
+        CHECK_STATUS(oairun_client_options_set_connect_timeout_ms(options, timeout_ms), OAIRUN_OK);
+    }
     oairun_client *client = NULL;
     CHECK_STATUS(oairun_client_new(options, &client, NULL), OAIRUN_OK);
     oairun_client_options_free(options);
@@ -173,6 +178,10 @@ static void bad_arguments(oairun_client *client) {
     CHECK_STATUS(oairun_client_options_add_header(options, "X-Empty", ""), OAIRUN_OK);
     CHECK_STATUS(oairun_client_options_set_organization(options, "org\n"), OAIRUN_INVALID_ARGUMENT);
     CHECK_STATUS(oairun_client_options_set_timeout_ms(options, 0), OAIRUN_INVALID_ARGUMENT);
+    CHECK_STATUS(oairun_client_options_set_connect_timeout_ms(options, 0), OAIRUN_INVALID_ARGUMENT);
+    CHECK_STATUS(oairun_client_options_set_read_timeout_ms(options, 0), OAIRUN_INVALID_ARGUMENT);
+    CHECK_STATUS(oairun_client_options_set_max_response_bytes(options, 0), OAIRUN_INVALID_ARGUMENT);
+    CHECK_STATUS(oairun_client_options_set_max_event_bytes(options, 0), OAIRUN_INVALID_ARGUMENT);
     CHECK_STATUS(oairun_client_options_set_max_retries(options, 0), OAIRUN_OK);
     oairun_client_options_free(options);
 
@@ -207,12 +216,46 @@ static void bad_arguments(oairun_client *client) {
     }
 }
 
+static void insecure_http_and_caps(oairun_client *client) {
+    (void)client;
+    oairun_client_options *options = oairun_client_options_new();
+    CHECK_STATUS(oairun_client_options_set_api_key(options, "sk-test-c"), OAIRUN_OK);
+    /* Not loopback, plain http: refused unless allowed (no request is made either way). */
+    CHECK_STATUS(oairun_client_options_set_base_url(options, "http://192.0.2.1/v1"), OAIRUN_OK);
+    oairun_client *c = NULL;
+    oairun_error *err = NULL;
+    CHECK_STATUS(oairun_client_new(options, &c, &err), OAIRUN_INVALID_ARGUMENT);
+    CHECK(err && strstr(oairun_error_message(err), "clear text") != NULL);
+    oairun_error_free(err);
+    CHECK_STATUS(oairun_client_options_allow_insecure_http(options, 1), OAIRUN_OK);
+    CHECK_STATUS(oairun_client_new(options, &c, NULL), OAIRUN_OK);
+    oairun_client_free(c);
+    c = NULL;
+
+    /* A 500-byte answer cap against the reference Run (974 bytes). */
+    CHECK_STATUS(oairun_client_options_set_base_url(options, test_base_url()), OAIRUN_OK);
+    CHECK_STATUS(oairun_client_options_set_max_response_bytes(options, 500), OAIRUN_OK);
+    CHECK_STATUS(oairun_client_options_set_max_event_bytes(options, 700), OAIRUN_OK);
+    CHECK_STATUS(oairun_client_new(options, &c, NULL), OAIRUN_OK);
+    int events = 0;
+    err = submit(c, "thread_123", 0, OAIRUN_PROTOCOL, &events);
+    CHECK(err && strstr(oairun_error_message(err), "cap of 500 bytes") != NULL);
+    oairun_error_free(err);
+    err = submit(c, "thread_123", 1, OAIRUN_PROTOCOL, &events);
+    CHECK(events == 1);
+    CHECK(err && strstr(oairun_error_message(err), "cap of 700 bytes") != NULL);
+    oairun_error_free(err);
+    oairun_client_free(c);
+    oairun_client_options_free(options);
+}
+
 int main(void) {
     oairun_client *client = test_client();
     http_errors(client);
     stream_errors(client);
     network_errors(client);
     bad_arguments(client);
+    insecure_http_and_caps(client);
     oairun_client_free(client);
     return check_report("test_errors");
 }

@@ -43,6 +43,11 @@ int main(void) {
     CHECK_STATUS(oairun_client_options_add_header(options, "X-A", NULL), OAIRUN_INVALID_ARGUMENT);
     CHECK_STATUS(oairun_client_options_set_timeout_ms(NULL, 1000), OAIRUN_INVALID_ARGUMENT);
     CHECK_STATUS(oairun_client_options_set_max_retries(NULL, 1), OAIRUN_INVALID_ARGUMENT);
+    CHECK_STATUS(oairun_client_options_set_connect_timeout_ms(NULL, 1000), OAIRUN_INVALID_ARGUMENT);
+    CHECK_STATUS(oairun_client_options_set_read_timeout_ms(NULL, 1000), OAIRUN_INVALID_ARGUMENT);
+    CHECK_STATUS(oairun_client_options_allow_insecure_http(NULL, 1), OAIRUN_INVALID_ARGUMENT);
+    CHECK_STATUS(oairun_client_options_set_max_response_bytes(NULL, 1000), OAIRUN_INVALID_ARGUMENT);
+    CHECK_STATUS(oairun_client_options_set_max_event_bytes(NULL, 1000), OAIRUN_INVALID_ARGUMENT);
     /* Empty strings where a value is required. */
     CHECK_STATUS(oairun_client_options_set_api_key(options, ""), OAIRUN_INVALID_ARGUMENT);
     CHECK_STATUS(oairun_client_options_set_organization(options, ""), OAIRUN_INVALID_ARGUMENT);
