@@ -1,0 +1,340 @@
+"""The client: the official SDK's shape over liboairun."""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import math
+import queue
+import threading
+from ctypes import byref, c_void_p
+from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Union
+
+from . import _ffi
+from ._events import Event
+from ._exceptions import from_error
+
+ToolOutputs = List[Mapping[str, str]]
+
+# Events waiting between the network thread and a slow consumer: enough to keep the stream
+# moving, small enough that a consumer who stops reading applies back-pressure.
+_QUEUE_EVENTS = 1024
+# How often a blocked producer looks whether the consumer has gone away.
+_POLL_SECONDS = 0.05
+
+
+def _check(status: int, error: c_void_p) -> None:
+    if status != _ffi.OK:
+        raise from_error(_ffi.take_error(status, error))
+
+
+def _encode(name: str, value: str) -> bytes:
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a str, not {type(value).__name__}")
+    if not value:
+        raise ValueError(f"{name} must not be empty")
+    if "\0" in value:
+        raise ValueError(f"{name} must not contain NUL characters")
+    try:
+        return value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError(f"{name} is not encodable as UTF-8: {exc}") from None
+
+
+def _tool_outputs_json(tool_outputs: Any) -> bytes:
+    if not isinstance(tool_outputs, (list, tuple)):
+        raise TypeError("tool_outputs must be a list of {'tool_call_id': ..., 'output': ...} dicts")
+    if not tool_outputs:
+        raise ValueError("tool_outputs must hold at least one output")
+    items = []
+    for i, item in enumerate(tool_outputs):
+        if not isinstance(item, Mapping):
+            raise TypeError(f"tool_outputs[{i}] must be a dict, not {type(item).__name__}")
+        unknown = set(item) - {"tool_call_id", "output"}
+        if unknown:
+            raise ValueError(f"tool_outputs[{i}] has unknown keys: {sorted(map(str, unknown))}")
+        for key in ("tool_call_id", "output"):
+            if not isinstance(item.get(key), str):
+                raise TypeError(f"tool_outputs[{i}][{key!r}] must be a str")
+        if not item["tool_call_id"]:
+            raise ValueError(f"tool_outputs[{i}]['tool_call_id'] must not be empty")
+        items.append({"tool_call_id": item["tool_call_id"], "output": item["output"]})
+    try:
+        # JSON escapes any character (NUL included), so every output arrives intact.
+        return json.dumps(items, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError(f"a tool output is not encodable as UTF-8: {exc}") from None
+
+
+class _Outputs:
+    """An oairun_tool_outputs list, freed when the ``with`` block ends."""
+
+    def __init__(self, tool_outputs: Any) -> None:
+        self._json = _tool_outputs_json(tool_outputs)
+        self.ptr = c_void_p()
+
+    def __enter__(self) -> "_Outputs":
+        error = c_void_p()
+        _check(_ffi.lib.oairun_tool_outputs_from_json(self._json, byref(self.ptr), byref(error)), error)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        _ffi.lib.oairun_tool_outputs_free(self.ptr)
+
+
+def _ms(name: str, seconds: Optional[float]) -> Optional[int]:
+    if seconds is None:
+        return None
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
+        raise TypeError(f"{name} must be a number of seconds")
+    if not seconds > 0 or math.isinf(seconds):
+        raise ValueError(f"{name} must be a positive, finite number of seconds")
+    return max(1, math.ceil(seconds * 1000))
+
+
+class Client:
+    """A client for one server and key; safe to share between threads.
+
+    Arguments left ``None`` come from the environment, as in the official SDK
+    (``OPENAI_API_KEY``, ``OPENAI_BASE_URL``, ``OPENAI_ORG_ID``, ``OPENAI_PROJECT_ID``), then
+    the defaults (``https://api.openai.com/v1``). ``timeout`` (seconds) limits connecting, a
+    whole synchronous call, and each silence in a stream, as a plain number does in the SDK.
+    ``max_retries`` is passed to the library, which records it but makes no retries yet.
+    ``default_headers`` are sent with every request (a standard header of the same name is
+    replaced).
+
+    Network waits release the GIL (ctypes releases it around every call into the library).
+    """
+
+    def __init__(
+        self,
+        api_key: Optional[str] = None,
+        base_url: Optional[str] = None,
+        organization: Optional[str] = None,
+        project: Optional[str] = None,
+        timeout: Optional[float] = None,
+        max_retries: Optional[int] = None,
+        default_headers: Optional[Mapping[str, str]] = None,
+    ) -> None:
+        self._ptr = c_void_p()
+        timeout_ms = _ms("timeout", timeout)
+        if max_retries is not None and (
+            isinstance(max_retries, bool) or not isinstance(max_retries, int) or not 0 <= max_retries < 2**32
+        ):
+            raise ValueError("max_retries must be an int from 0 to 2**32-1")
+        options = _ffi.lib.oairun_client_options_new()
+        if not options:
+            raise MemoryError("oairun_client_options_new failed")
+        lib = _ffi.lib
+        try:
+            for setter, name, value in (
+                (lib.oairun_client_options_set_api_key, "api_key", api_key),
+                (lib.oairun_client_options_set_base_url, "base_url", base_url),
+                (lib.oairun_client_options_set_organization, "organization", organization),
+                (lib.oairun_client_options_set_project, "project", project),
+            ):
+                if value is not None:
+                    self._set(setter(options, _encode(name, value)), name)
+            if timeout_ms is not None:
+                self._set(lib.oairun_client_options_set_timeout_ms(options, timeout_ms), "timeout")
+                self._set(lib.oairun_client_options_set_read_timeout_ms(options, timeout_ms), "timeout")
+                self._set(lib.oairun_client_options_set_connect_timeout_ms(options, timeout_ms), "timeout")
+            if max_retries is not None:
+                self._set(lib.oairun_client_options_set_max_retries(options, max_retries), "max_retries")
+            for name, value in (default_headers or {}).items():
+                if not isinstance(value, str):
+                    raise TypeError(f"the value of header {name!r} must be a str")
+                status = lib.oairun_client_options_add_header(
+                    options, _encode("header name", name), value.encode("utf-8")
+                )
+                self._set(status, f"header {name!r}")
+            error = c_void_p()
+            _check(lib.oairun_client_new(options, byref(self._ptr), byref(error)), error)
+        finally:
+            lib.oairun_client_options_free(options)
+
+    @staticmethod
+    def _set(status: int, what: str) -> None:
+        if status != _ffi.OK:
+            raise ValueError(f"invalid {what}")
+
+    def close(self) -> None:
+        """Frees the client. Idempotent; no call may be in progress."""
+        if self._ptr:
+            _ffi.lib.oairun_client_free(self._ptr)
+            self._ptr = c_void_p()
+
+    def __enter__(self) -> "Client":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:  # noqa: BLE001 - at interpreter shutdown, nothing can be done
+            pass
+
+    def _client_ptr(self) -> c_void_p:
+        if not self._ptr:
+            raise ValueError("the client is closed")
+        return self._ptr
+
+    def submit_tool_outputs(
+        self,
+        run_id: str,
+        *,
+        thread_id: str,
+        tool_outputs: ToolOutputs,
+        stream: bool = False,
+        on_event: Optional[Callable[[Event], Any]] = None,
+    ) -> Union[Dict[str, Any], "Stream", None]:
+        """Submits tool outputs to a run.
+
+        ``tool_outputs`` is a list of ``{"tool_call_id": ..., "output": ...}`` dicts.
+        Returns the Run as a dict; with ``stream=True``, a :class:`Stream` of :class:`Event`
+        objects (iterate it; leaving it early cancels the stream); with ``on_event=``, calls
+        ``on_event(event)`` on this thread for every event as it arrives and returns None
+        (returning ``False`` from it stops the stream with :class:`CancelledError`; an
+        exception it raises stops the stream and is re-raised here).
+
+        Raises ``TypeError``/``ValueError`` for bad arguments before any request, and the
+        :class:`OairunError` subclasses for failures.
+        """
+        thread = _encode("thread_id", thread_id)
+        run = _encode("run_id", run_id)
+        client = self._client_ptr()
+        if on_event is not None:
+            if not callable(on_event):
+                raise TypeError("on_event must be callable")
+
+            def deliver(event_ptr: int) -> bool:
+                return on_event(Event(*_ffi.event_fields(event_ptr))) is False
+
+            with _Outputs(tool_outputs) as outputs:
+                _stream_blocking(client, thread, run, outputs.ptr, deliver)
+            return None
+        if stream:
+            return Stream(self, client, thread, run, tool_outputs)
+        with _Outputs(tool_outputs) as outputs:
+            run_json = c_void_p()
+            error = c_void_p()
+            status = _ffi.lib.oairun_submit_tool_outputs(
+                client, thread, run, outputs.ptr, byref(run_json), byref(error)
+            )
+            _check(status, error)
+        try:
+            text = ctypes.string_at(run_json.value).decode("utf-8")
+        finally:
+            _ffi.lib.oairun_string_free(run_json)
+        return json.loads(text)
+
+
+def _stream_blocking(
+    client: c_void_p, thread: bytes, run: bytes, outputs: c_void_p, deliver: Callable[[int], bool]
+) -> None:
+    """Runs the C stream call on this thread; ``deliver(event_ptr)`` returns True to stop."""
+    with _ffi.registered(deliver) as handle:
+        error = c_void_p()
+        status = _ffi.lib.oairun_submit_tool_outputs_stream(
+            client, thread, run, outputs, _ffi.trampoline, handle.handle, byref(error)
+        )
+        if handle.record.exception is not None:
+            if error.value:
+                _ffi.lib.oairun_error_free(error)
+            raise handle.record.exception
+        _check(status, error)
+
+
+class _Shared:
+    """What a stream's network thread and its consumer share (never the Stream itself, so
+    that dropping the Stream lets it be collected, which cancels the stream)."""
+
+    def __init__(self) -> None:
+        self.queue: "queue.Queue[Any]" = queue.Queue(maxsize=_QUEUE_EVENTS)
+        self.cancelled = threading.Event()
+
+    def put(self, item: Any) -> bool:
+        """Queues an item unless the consumer has gone; returns False if it has."""
+        while not self.cancelled.is_set():
+            try:
+                self.queue.put(item, timeout=_POLL_SECONDS)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+
+_END = object()
+
+
+class Stream:
+    """The events of a streamed submission, in wire order, as they arrive.
+
+    Iterate it (``for event in stream``); after the last event, a failed stream raises its
+    exception (:class:`StreamError` after an ``error`` event, :class:`ProtocolError` for a
+    stream that ended before ``done``, ...). Leaving early (``break``, an exception,
+    ``close()``, the object being collected, or a ``with`` block ending) cancels it: the
+    library stops at the next event and closes the connection. A stream the server has gone
+    silent on stops at the next byte or at the client's timeout, since the C API has no
+    cross-thread cancel yet.
+
+    The C call runs on a background thread; events wait in a bounded queue.
+    """
+
+    def __init__(self, owner: Client, client: c_void_p, thread: bytes, run: bytes, tool_outputs: Any) -> None:
+        self._owner = owner  # keeps the client alive while the stream runs
+        self._shared = shared = _Shared()
+        outputs = _Outputs(tool_outputs)
+        outputs.__enter__()  # bad outputs raise here, before the thread starts
+
+        def run_stream() -> None:
+            try:
+                def deliver(event_ptr: int) -> bool:
+                    return not shared.put(Event(*_ffi.event_fields(event_ptr)))
+
+                _stream_blocking(client, thread, run, outputs.ptr, deliver)
+                shared.put(_END)
+            except BaseException as exc:  # noqa: B902 - handed to the consumer
+                shared.put(exc)
+            finally:
+                outputs.__exit__(None, None, None)
+
+        self._thread = threading.Thread(target=run_stream, name="oairun-stream", daemon=True)
+        self._thread.start()
+        self._done = False
+
+    def __iter__(self) -> Iterator[Event]:
+        return self
+
+    def __next__(self) -> Event:
+        if self._done:
+            raise StopIteration
+        item = self._shared.queue.get()
+        if isinstance(item, Event):
+            return item
+        self._done = True
+        if item is _END:
+            raise StopIteration
+        raise item
+
+    def close(self) -> None:
+        """Cancels the stream if it is still running (idempotent)."""
+        self._done = True
+        self._shared.cancelled.set()
+
+    def join(self, timeout: Optional[float] = None) -> bool:
+        """Waits for the background thread to end; True if it has."""
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    def __enter__(self) -> "Stream":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        self._shared.cancelled.set()
+

@@ -1,0 +1,243 @@
+"""The C ABI of liboairun, declared for ctypes, and nothing else.
+
+Every function used is declared with ``argtypes`` and ``restype`` so that a wrong type fails at
+the call rather than in memory (the default ``c_int`` return would truncate pointers). Python
+callables reach C through one module-level trampoline: ``user_data`` is an integer handle into
+a table, so no callback object can be collected while C may still call it.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import itertools
+import os
+import threading
+from ctypes import (
+    CFUNCTYPE,
+    POINTER,
+    byref,
+    c_char_p,
+    c_int,
+    c_size_t,
+    c_uint16,
+    c_uint32,
+    c_uint64,
+    c_void_p,
+)
+from pathlib import Path
+from typing import Callable, Dict, List, Optional, Tuple
+
+LIBRARY_NAME = "liboairun.so"
+
+# oairun_status
+OK = 0
+INVALID_ARGUMENT = 1
+CONNECT = 2
+TIMEOUT = 3
+HTTP_STATUS = 4
+STREAM_ERROR = 5
+PROTOCOL = 6
+CANCELLED = 7
+INTERNAL = 8
+
+
+class LibraryNotFoundError(OSError):
+    """liboairun.so was found in none of the places searched."""
+
+
+def candidate_paths(package_dir: Path) -> List[Tuple[str, Optional[Path]]]:
+    """The places searched for the library, in order, as (description, path or None)."""
+    places: List[Tuple[str, Optional[Path]]] = []
+    env = os.environ.get("OAIRUN_LIBRARY")
+    places.append(("$OAIRUN_LIBRARY", Path(env) if env else None))
+    places.append(("beside the package", package_dir / LIBRARY_NAME))
+    built = []
+    for parent in [package_dir, *package_dir.parents]:
+        for profile in ("release", "debug"):
+            path = parent / "target" / profile / LIBRARY_NAME
+            if path.is_file():
+                built.append(path)
+        if built:
+            break
+    # The most recently built of release and debug.
+    built.sort(key=lambda p: p.stat().st_mtime, reverse=True)
+    places.append(("the repository's cargo target folder", built[0] if built else None))
+    return places
+
+
+def find_library(package_dir: Path) -> Path:
+    """The library to load: ``$OAIRUN_LIBRARY``, else beside the package, else cargo's target."""
+    places = candidate_paths(package_dir)
+    env_description, env_path = places[0]
+    if env_path is not None:
+        if not env_path.is_file():
+            raise LibraryNotFoundError(f"OAIRUN_LIBRARY is set to {env_path}, which is not a file")
+        return env_path
+    for _, path in places[1:]:
+        if path is not None and path.is_file():
+            return path
+    raise LibraryNotFoundError(
+        "liboairun.so not found: set OAIRUN_LIBRARY to its path, or place it beside the "
+        f"oairun package ({package_dir / LIBRARY_NAME}), or build it in the repository "
+        "(cargo build, giving target/debug or target/release/liboairun.so)"
+    )
+
+
+lib = ctypes.CDLL(str(find_library(Path(__file__).resolve().parent)))
+
+# Event callback: int (*)(const oairun_event *, void *user_data)
+EVENT_CALLBACK = CFUNCTYPE(c_int, c_void_p, c_void_p)
+
+
+def _declare(name: str, restype, *argtypes) -> None:
+    function = getattr(lib, name)
+    function.restype = restype
+    function.argtypes = list(argtypes)
+
+
+_declare("oairun_version", c_char_p)
+_declare("oairun_status_str", c_char_p, c_int)
+_declare("oairun_string_free", None, c_void_p)
+_declare("oairun_client_options_new", c_void_p)
+_declare("oairun_client_options_free", None, c_void_p)
+for _setter in ("api_key", "base_url", "organization", "project"):
+    _declare(f"oairun_client_options_set_{_setter}", c_int, c_void_p, c_char_p)
+_declare("oairun_client_options_add_header", c_int, c_void_p, c_char_p, c_char_p)
+_declare("oairun_client_options_set_timeout_ms", c_int, c_void_p, c_uint64)
+_declare("oairun_client_options_set_connect_timeout_ms", c_int, c_void_p, c_uint64)
+_declare("oairun_client_options_set_read_timeout_ms", c_int, c_void_p, c_uint64)
+_declare("oairun_client_options_set_max_retries", c_int, c_void_p, c_uint32)
+_declare("oairun_client_new", c_int, c_void_p, POINTER(c_void_p), POINTER(c_void_p))
+_declare("oairun_client_free", None, c_void_p)
+_declare("oairun_tool_outputs_from_json", c_int, c_char_p, POINTER(c_void_p), POINTER(c_void_p))
+_declare("oairun_tool_outputs_free", None, c_void_p)
+_declare(
+    "oairun_submit_tool_outputs",
+    c_int,
+    c_void_p,
+    c_char_p,
+    c_char_p,
+    c_void_p,
+    POINTER(c_void_p),
+    POINTER(c_void_p),
+)
+_declare(
+    "oairun_submit_tool_outputs_stream",
+    c_int,
+    c_void_p,
+    c_char_p,
+    c_char_p,
+    c_void_p,
+    EVENT_CALLBACK,
+    c_void_p,
+    POINTER(c_void_p),
+)
+_declare("oairun_event_name", c_char_p, c_void_p)
+_declare("oairun_event_data", c_void_p, c_void_p, POINTER(c_size_t))
+_declare("oairun_event_id", c_char_p, c_void_p)
+_declare("oairun_error_status", c_int, c_void_p)
+_declare("oairun_error_message", c_char_p, c_void_p)
+_declare("oairun_error_http_status", c_uint16, c_void_p)
+for _getter in ("request_id", "api_type", "api_code", "api_param"):
+    _declare(f"oairun_error_{_getter}", c_char_p, c_void_p)
+_declare("oairun_error_free", None, c_void_p)
+
+
+def version() -> str:
+    """The version of the loaded library."""
+    return lib.oairun_version().decode()
+
+
+def event_fields(event: int) -> Tuple[str, str, Optional[str]]:
+    """Copies a lent event's name, data and id (valid only during the callback)."""
+    length = c_size_t(0)
+    data_ptr = lib.oairun_event_data(event, byref(length))
+    data = ctypes.string_at(data_ptr, length.value).decode("utf-8") if data_ptr else ""
+    name = lib.oairun_event_name(event)
+    event_id = lib.oairun_event_id(event)
+    return (
+        name.decode("utf-8") if name is not None else "message",
+        data,
+        event_id.decode("utf-8") if event_id is not None else None,
+    )
+
+
+class ErrorInfo:
+    """What an oairun_error said, copied out before it is freed."""
+
+    __slots__ = ("status", "message", "http_status", "request_id", "type", "code", "param")
+
+    def __init__(self, error: int) -> None:
+        def text(value: Optional[bytes]) -> Optional[str]:
+            return value.decode("utf-8", "replace") if value is not None else None
+
+        self.status: int = lib.oairun_error_status(error)
+        self.message: str = text(lib.oairun_error_message(error)) or ""
+        http = lib.oairun_error_http_status(error)
+        self.http_status: Optional[int] = http or None
+        self.request_id = text(lib.oairun_error_request_id(error))
+        self.type = text(lib.oairun_error_api_type(error))
+        self.code = text(lib.oairun_error_api_code(error))
+        self.param = text(lib.oairun_error_api_param(error))
+
+
+def take_error(status: int, error: c_void_p) -> ErrorInfo:
+    """Copies and frees the error of a failed call (an error without one is still reported)."""
+    if not error.value:
+        info = ErrorInfo.__new__(ErrorInfo)
+        info.status, info.message = status, lib.oairun_status_str(status).decode()
+        info.http_status = info.request_id = info.type = info.code = info.param = None
+        return info
+    try:
+        return ErrorInfo(error.value)
+    finally:
+        lib.oairun_error_free(error)
+
+
+# The trampoline's table: handle -> callable(event pointer) returning True to stop.
+_handles: Dict[int, "CallbackRecord"] = {}
+_handles_lock = threading.Lock()
+_next_handle = itertools.count(1)
+
+
+class CallbackRecord:
+    """A Python callable C may call, and the exception it raised, if any."""
+
+    __slots__ = ("function", "exception")
+
+    def __init__(self, function: Callable[[int], bool]) -> None:
+        self.function = function
+        self.exception: Optional[BaseException] = None
+
+
+@EVENT_CALLBACK
+def _trampoline(event: int, user_data: Optional[int]) -> int:
+    record = _handles.get(user_data or 0)
+    if record is None:
+        return 1
+    try:
+        return 1 if record.function(event) else 0
+    except BaseException as exc:  # noqa: B902 - re-raised by the caller once C returns
+        record.exception = exc
+        return 1
+
+
+class registered:
+    """Registers a callable in the trampoline's table for the duration of a ``with`` block."""
+
+    def __init__(self, function: Callable[[int], bool]) -> None:
+        self.record = CallbackRecord(function)
+        self.handle = 0
+
+    def __enter__(self) -> "registered":
+        with _handles_lock:
+            self.handle = next(_next_handle)
+            _handles[self.handle] = self.record
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        with _handles_lock:
+            _handles.pop(self.handle, None)
+
+
+trampoline = _trampoline
