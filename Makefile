@@ -1,6 +1,6 @@
 # The two commands of README.md:
 #   make demo   builds everything and runs the examples against the loopback test server
-#   make test   runs every test: Rust, then C (as C and as C++, under valgrind)
+#   make test   runs every test: Rust, then C (as C and as C++, under valgrind), then Python
 # Everything builds in debug mode: the library is the same code, and debug builds are quick.
 
 CARGO    ?= cargo
@@ -16,7 +16,7 @@ LINK     := -L$(LIBDIR) -loairun -Wl,-rpath,$(abspath $(LIBDIR))
 
 C_TESTS  := $(basename $(notdir $(wildcard tests/c/test_*.c)))
 
-.PHONY: build examples demo test test-rust test-c clean
+.PHONY: build examples demo test test-rust test-c test-python clean
 
 build:
 	$(CARGO) build --workspace
@@ -29,7 +29,7 @@ examples: build
 demo: examples
 	scripts/with-testserver.sh scripts/demo.sh
 
-test: test-rust test-c
+test: test-rust test-c test-python
 
 test-rust:
 	$(CARGO) test --workspace
@@ -43,6 +43,10 @@ test-c: build
 	  $(CXX) $(WARN) -x c++ -std=c++17 $(CFLAGS) $(INCLUDES) tests/c/$$t.c -o $(TESTOUT)/$$t.cpp $(LINK) || exit 1; \
 	done
 	OAIRUN_TEST_FIXTURES=testserver/fixtures scripts/with-testserver.sh scripts/run-c-tests.sh $(C_TESTS)
+
+# The Python binding's tests start their own test server (bindings/python/tests/conftest.py).
+test-python: build
+	python3 -m pytest -q -p no:cacheprovider bindings/python/tests
 
 clean:
 	$(CARGO) clean

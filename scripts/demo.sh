@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The demo: the C examples (synchronous and streamed) against the loopback test server, the
+# The demo: the C and Python examples (synchronous and streamed) against the loopback test server, the
 # way a user runs them against the real API. Run through `make demo`, which builds them first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,3 +24,9 @@ run target/examples/c/stream slow_25_60 run_123 call_001 "70 degrees and sunny."
 echo
 echo "== C, an error answer: what a failure looks like"
 run target/examples/c/submit status_404 run_123 call_001 "70 degrees and sunny." || true
+echo
+echo "== Python, synchronous: the same submission through the ctypes binding"
+run python3 examples/python/submit.py thread_123 run_123 call_001 "70 degrees and sunny."
+echo
+echo "== Python, streamed"
+run python3 examples/python/stream.py slow_25_60 run_123 call_001 "70 degrees and sunny."
