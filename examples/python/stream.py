@@ -53,6 +53,9 @@ def main() -> int:
             print()
         print(f"stream failed: {e.message}", file=sys.stderr)
         return 1
+    except ValueError as e:  # a bad argument (e.g. an empty tool call id), refused before any request
+        print(f"invalid argument: {e}", file=sys.stderr)
+        return 2
     if printed:
         print()
     print(f"run status: {status}")

@@ -34,6 +34,9 @@ def main() -> int:
         if e.http_status:
             print(f"  http status: {e.http_status}\n  type: {e.type}\n  code: {e.code}\n  request id: {e.request_id}", file=sys.stderr)
         return 1
+    except ValueError as e:  # a bad argument (e.g. an empty tool call id), refused before any request
+        print(f"invalid argument: {e}", file=sys.stderr)
+        return 2
     print(json.dumps(run, indent=2))
     return 0
 

@@ -12,7 +12,7 @@ from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Union
 
 from . import _ffi
 from ._events import Event
-from ._exceptions import from_error
+from ._exceptions import InternalError, InvalidArgumentError, from_error
 
 ToolOutputs = List[Mapping[str, str]]
 
@@ -28,10 +28,10 @@ def _check(status: int, error: c_void_p) -> None:
         raise from_error(_ffi.take_error(status, error))
 
 
-def _encode(name: str, value: str) -> bytes:
+def _encode(name: str, value: str, allow_empty: bool = False) -> bytes:
     if not isinstance(value, str):
         raise TypeError(f"{name} must be a str, not {type(value).__name__}")
-    if not value:
+    if not value and not allow_empty:
         raise ValueError(f"{name} must not be empty")
     if "\0" in value:
         raise ValueError(f"{name} must not contain NUL characters")
@@ -39,6 +39,15 @@ def _encode(name: str, value: str) -> bytes:
         return value.encode("utf-8")
     except UnicodeEncodeError as exc:
         raise ValueError(f"{name} is not encodable as UTF-8: {exc}") from None
+
+
+def _encode_id(name: str, value: str) -> bytes:
+    encoded = _encode(name, value)
+    if encoded in (b".", b".."):
+        # URL parsers resolve these as path steps, so the library refuses them; say so here,
+        # at the call, rather than from a stream's first iteration.
+        raise ValueError(f"{name} must not be '.' or '..'")
+    return encoded
 
 
 def _tool_outputs_json(tool_outputs: Any) -> bytes:
@@ -104,6 +113,8 @@ class Client:
     replaced).
 
     Network waits release the GIL (ctypes releases it around every call into the library).
+    Closing a client while calls are in progress (a stream being iterated, another thread's
+    call) is safe: the library's client is freed when the last of them ends.
     """
 
     def __init__(
@@ -117,11 +128,17 @@ class Client:
         default_headers: Optional[Mapping[str, str]] = None,
     ) -> None:
         self._ptr = c_void_p()
+        # The C contract: no call may be in progress when the client is freed. Calls are
+        # counted, and close() leaves the freeing to the last one running.
+        self._lock = threading.Lock()
+        self._calls = 0
+        self._closed = False
         timeout_ms = _ms("timeout", timeout)
-        if max_retries is not None and (
-            isinstance(max_retries, bool) or not isinstance(max_retries, int) or not 0 <= max_retries < 2**32
-        ):
-            raise ValueError("max_retries must be an int from 0 to 2**32-1")
+        if max_retries is not None:
+            if isinstance(max_retries, bool) or not isinstance(max_retries, int):
+                raise TypeError(f"max_retries must be an int, not {type(max_retries).__name__}")
+            if not 0 <= max_retries < 2**32:
+                raise ValueError("max_retries must be an int from 0 to 2**32-1")
         options = _ffi.lib.oairun_client_options_new()
         if not options:
             raise MemoryError("oairun_client_options_new failed")
@@ -142,10 +159,10 @@ class Client:
             if max_retries is not None:
                 self._set(lib.oairun_client_options_set_max_retries(options, max_retries), "max_retries")
             for name, value in (default_headers or {}).items():
-                if not isinstance(value, str):
-                    raise TypeError(f"the value of header {name!r} must be a str")
                 status = lib.oairun_client_options_add_header(
-                    options, _encode("header name", name), value.encode("utf-8")
+                    options,
+                    _encode("header name", name),
+                    _encode(f"the value of header {name!r}", value, allow_empty=True),
                 )
                 self._set(status, f"header {name!r}")
             error = c_void_p()
@@ -156,13 +173,19 @@ class Client:
     @staticmethod
     def _set(status: int, what: str) -> None:
         if status != _ffi.OK:
-            raise ValueError(f"invalid {what}")
+            raise InvalidArgumentError(f"invalid {what}", status=status)
 
     def close(self) -> None:
-        """Frees the client. Idempotent; no call may be in progress."""
-        if self._ptr:
-            _ffi.lib.oairun_client_free(self._ptr)
-            self._ptr = c_void_p()
+        """Frees the client. Idempotent. Calls still in progress (a stream being iterated,
+        another thread's call) finish normally, and the client is freed when the last one
+        ends; new calls raise ``ValueError``."""
+        with self._lock:
+            self._closed = True
+            if self._calls:
+                return
+            ptr, self._ptr = self._ptr, c_void_p()
+        if ptr:
+            _ffi.lib.oairun_client_free(ptr)
 
     def __enter__(self) -> "Client":
         return self
@@ -176,10 +199,22 @@ class Client:
         except Exception:  # noqa: BLE001 - at interpreter shutdown, nothing can be done
             pass
 
-    def _client_ptr(self) -> c_void_p:
-        if not self._ptr:
-            raise ValueError("the client is closed")
-        return self._ptr
+    def _acquire(self) -> c_void_p:
+        """The library's client, counted as in use until the matching :meth:`_release`."""
+        with self._lock:
+            if self._closed or not self._ptr:
+                raise ValueError("the client is closed")
+            self._calls += 1
+            return self._ptr
+
+    def _release(self) -> None:
+        with self._lock:
+            self._calls -= 1
+            if not (self._closed and self._calls == 0):
+                return
+            ptr, self._ptr = self._ptr, c_void_p()
+        if ptr:
+            _ffi.lib.oairun_client_free(ptr)
 
     def submit_tool_outputs(
         self,
@@ -202,9 +237,10 @@ class Client:
         Raises ``TypeError``/``ValueError`` for bad arguments before any request, and the
         :class:`OairunError` subclasses for failures.
         """
-        thread = _encode("thread_id", thread_id)
-        run = _encode("run_id", run_id)
-        client = self._client_ptr()
+        thread = _encode_id("thread_id", thread_id)
+        run = _encode_id("run_id", run_id)
+        if not isinstance(stream, bool):
+            raise TypeError(f"stream must be a bool, not {type(stream).__name__}")
         if on_event is not None:
             if not callable(on_event):
                 raise TypeError("on_event must be callable")
@@ -213,16 +249,24 @@ class Client:
                 return on_event(Event(*_ffi.event_fields(event_ptr))) is False
 
             with _Outputs(tool_outputs) as outputs:
-                _stream_blocking(client, thread, run, outputs.ptr, deliver)
+                client = self._acquire()
+                try:
+                    _stream_blocking(client, thread, run, outputs.ptr, deliver)
+                finally:
+                    self._release()
             return None
         if stream:
-            return Stream(self, client, thread, run, tool_outputs)
+            return Stream(self, thread, run, tool_outputs)
         with _Outputs(tool_outputs) as outputs:
             run_json = c_void_p()
             error = c_void_p()
-            status = _ffi.lib.oairun_submit_tool_outputs(
-                client, thread, run, outputs.ptr, byref(run_json), byref(error)
-            )
+            client = self._acquire()
+            try:
+                status = _ffi.lib.oairun_submit_tool_outputs(
+                    client, thread, run, outputs.ptr, byref(run_json), byref(error)
+                )
+            finally:
+                self._release()
             _check(status, error)
         try:
             text = ctypes.string_at(run_json.value).decode("utf-8")
@@ -272,23 +316,34 @@ _END = object()
 class Stream:
     """The events of a streamed submission, in wire order, as they arrive.
 
-    Iterate it (``for event in stream``); after the last event, a failed stream raises its
-    exception (:class:`StreamError` after an ``error`` event, :class:`ProtocolError` for a
-    stream that ended before ``done``, ...). Leaving early (``break``, an exception,
-    ``close()``, the object being collected, or a ``with`` block ending) cancels it: the
-    library stops at the next event and closes the connection. A stream the server has gone
-    silent on stops at the next byte or at the client's timeout, since the C API has no
-    cross-thread cancel yet.
+    Iterate it once (``for event in stream``); after the last event, a failed stream raises
+    its exception (:class:`StreamError` after an ``error`` event, :class:`ProtocolError` for a
+    stream that ended before ``done``, ...). Leaving early cancels it: leaving a ``for`` loop
+    over it (``break``, an exception; even when the stream is also held in a variable),
+    ``close()`` (from any thread), the end of a ``with`` block, or the object being collected.
+    The background thread's callback then returns "stop" at the next event, the library drops
+    the connection and returns ``OAIRUN_CANCELLED``, and the thread ends.
 
-    The C call runs on a background thread; events wait in a bounded queue.
+    Limitation: the C API has no cross-thread cancel yet, so a stream the server has gone
+    silent on stops only at its next byte or when the client's ``timeout`` runs out.
+
+    The C call runs on a background daemon thread (``oairun-stream``); events wait in a
+    bounded queue, so a consumer that stops reading slows the server down instead of growing
+    memory.
     """
 
-    def __init__(self, owner: Client, client: c_void_p, thread: bytes, run: bytes, tool_outputs: Any) -> None:
-        self._owner = owner  # keeps the client alive while the stream runs
+    def __init__(self, owner: Client, thread: bytes, run: bytes, tool_outputs: Any) -> None:
         self._shared = shared = _Shared()
         outputs = _Outputs(tool_outputs)
         outputs.__enter__()  # bad outputs raise here, before the thread starts
+        try:
+            client = owner._acquire()  # released by the thread when the C call has returned
+        except BaseException:
+            outputs.__exit__(None, None, None)
+            raise
 
+        # The thread refers to the client and the shared queue, never to the Stream, so that
+        # dropping the Stream lets it be collected, which cancels the stream.
         def run_stream() -> None:
             try:
                 def deliver(event_ptr: int) -> bool:
@@ -300,32 +355,59 @@ class Stream:
                 shared.put(exc)
             finally:
                 outputs.__exit__(None, None, None)
+                owner._release()
 
         self._thread = threading.Thread(target=run_stream, name="oairun-stream", daemon=True)
         self._thread.start()
         self._done = False
 
     def __iter__(self) -> Iterator[Event]:
-        return self
+        # A generator referred to only by the loop: leaving the loop early (break, an
+        # exception) closes it, and so cancels the stream even when the Stream itself is kept.
+        finished = False
+        try:
+            while True:
+                try:
+                    event = self.__next__()
+                except StopIteration:
+                    finished = True
+                    return
+                yield event
+        finally:
+            if not finished:
+                self.close()
 
     def __next__(self) -> Event:
-        if self._done:
-            raise StopIteration
-        item = self._shared.queue.get()
-        if isinstance(item, Event):
-            return item
-        self._done = True
-        if item is _END:
-            raise StopIteration
-        raise item
+        """The next event; raises StopIteration at the end, or the stream's exception."""
+        while not self._done:
+            try:
+                item = self._shared.queue.get(timeout=_POLL_SECONDS)
+            except queue.Empty:
+                # Bounded waits, so that a close() from another thread ends the iteration.
+                if self._shared.cancelled.is_set():
+                    self._done = True
+                elif not self._thread.is_alive() and self._shared.queue.empty():
+                    # The thread always queues its outcome; this is only a safety net.
+                    self._done = True
+                    raise InternalError("the stream's background thread ended without a result")
+                continue
+            if isinstance(item, Event):
+                return item
+            self._done = True
+            if item is _END:
+                break
+            raise item
+        raise StopIteration
 
     def close(self) -> None:
-        """Cancels the stream if it is still running (idempotent)."""
+        """Cancels the stream if it is still running, and ends the iteration. Idempotent; may
+        be called from any thread. Does not wait for the background thread (see :meth:`join`)."""
         self._done = True
         self._shared.cancelled.set()
 
     def join(self, timeout: Optional[float] = None) -> bool:
-        """Waits for the background thread to end; True if it has."""
+        """Waits up to ``timeout`` seconds (None: no limit) for the background thread to end;
+        returns True if it has."""
         self._thread.join(timeout)
         return not self._thread.is_alive()
 

@@ -43,6 +43,11 @@ class InvalidArgumentError(OairunError, ValueError):
 class APIStatusError(OairunError):
     """The server answered with a non-2xx status (``OAIRUN_HTTP_STATUS``)."""
 
+    @property
+    def status_code(self) -> Optional[int]:
+        """The HTTP status under the official SDK's name (the same as ``http_status``)."""
+        return self.http_status
+
 
 class BadRequestError(APIStatusError):
     """HTTP 400."""

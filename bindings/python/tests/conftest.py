@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import selectors
 import subprocess
 import sys
 import urllib.request
@@ -45,8 +46,14 @@ def server() -> Iterator[Server]:
         [str(binary), "--max-seconds", "600"], stdout=subprocess.PIPE, text=True
     )
     try:
-        line = process.stdout.readline().strip() if process.stdout else ""
-        assert line.startswith("http://127.0.0.1:"), line
+        # The first line is the base URL; wait for it 10 s at most.
+        assert process.stdout is not None
+        with selectors.DefaultSelector() as selector:
+            selector.register(process.stdout, selectors.EVENT_READ)
+            if not selector.select(timeout=10):
+                pytest.fail("the test server printed no URL within 10 s")
+        line = process.stdout.readline().strip()
+        assert line.startswith("http://127.0.0.1:"), f"the test server printed {line!r}"
         yield Server(line)
     finally:
         process.kill()

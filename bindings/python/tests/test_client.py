@@ -78,9 +78,14 @@ def test_on_event_form(client):
     [
         (400, oairun.BadRequestError, "invalid_request_error", None, "tool_outputs"),
         (401, oairun.AuthenticationError, "invalid_request_error", "invalid_api_key", None),
+        (403, oairun.PermissionDeniedError, "invalid_request_error", None, None),
         (404, oairun.NotFoundError, "invalid_request_error", None, None),
+        (409, oairun.ConflictError, "invalid_request_error", None, None),
+        (418, oairun.APIStatusError, "invalid_request_error", None, None),
+        (422, oairun.UnprocessableEntityError, "invalid_request_error", None, None),
         (429, oairun.RateLimitError, "requests", "rate_limit_exceeded", None),
         (500, oairun.InternalServerError, "server_error", None, None),
+        (503, oairun.InternalServerError, "server_error", None, None),
     ],
 )
 @pytest.mark.parametrize("stream", [False, True])
@@ -90,9 +95,11 @@ def test_http_errors(client, status, cls, type_, code, param, stream):
         if stream:
             list(result)
     e = info.value
+    assert type(e) is cls
     assert isinstance(e, oairun.APIStatusError)
     assert e.status == _ffi.HTTP_STATUS
     assert e.http_status == status
+    assert e.status_code == status
     assert e.request_id.startswith("req_")
     assert e.type == type_
     assert e.param == param
@@ -159,7 +166,7 @@ def test_cancel_by_break(client):
         count += 1
         if count == 3:
             break
-    stream.close()
+    # No close(): leaving the loop is enough, though `stream` is still referenced.
     assert stream.join(timeout=10), "the stream's thread did not end after the break"
     # Dropping an unfinished stream without close() cancels it too.
     dropped = client.submit_tool_outputs("run_123", thread_id="long_100000", tool_outputs=OUTPUTS, stream=True)
