@@ -444,10 +444,12 @@ void oairun_client_options_free(oairun_client_options *options);
  * `OAIRUN_INVALID_ARGUMENT`, before any request, when a pointer is NULL, an id is empty, `.`,
  * `..` or not UTF-8, or `outputs` is empty;
  * `OAIRUN_CONNECT` when the server cannot be reached or the connection fails;
- * `OAIRUN_TIMEOUT` when the timeout runs out;
- * `OAIRUN_HTTP_STATUS` for a non-2xx answer (the error has the status, the API's error fields
- * and the request id);
- * `OAIRUN_PROTOCOL` when the answer is not a JSON object or is over the size cap (32 MiB);
+ * `OAIRUN_TIMEOUT` when the call takes longer than the timeout
+ * (`oairun_client_options_set_timeout_ms`) or connecting longer than the connect timeout;
+ * `OAIRUN_HTTP_STATUS` for a non-2xx answer, a redirect included (the error has the status,
+ * the API's error fields and the request id);
+ * `OAIRUN_PROTOCOL` when the answer is not a JSON object or is over the size cap (32 MiB by
+ * default, `oairun_client_options_set_max_response_bytes`);
  * `OAIRUN_INTERNAL` for a bug in oairun.
  */
 oairun_status oairun_submit_tool_outputs(const oairun_client *client,
@@ -475,12 +477,15 @@ oairun_status oairun_submit_tool_outputs(const oairun_client *client,
  * `outputs` or `cb` is NULL, an id is empty, `.`, `..` or not UTF-8, or `outputs` is empty;
  * `OAIRUN_CONNECT` when the server cannot be reached or the connection fails before the
  * answer;
- * `OAIRUN_TIMEOUT` when no answer, or no further byte, arrives within the timeout;
- * `OAIRUN_HTTP_STATUS` for a non-2xx answer (no event is delivered);
+ * `OAIRUN_TIMEOUT` when no answer, or no further byte, arrives within the read timeout
+ * (`oairun_client_options_set_read_timeout_ms`), or connecting takes longer than the connect
+ * timeout; a stream has no overall limit;
+ * `OAIRUN_HTTP_STATUS` for a non-2xx answer, a redirect included (no event is delivered);
  * `OAIRUN_STREAM_ERROR` after an `error` event, which is delivered to `cb` first (the error
  * has its message, type, code and param);
  * `OAIRUN_PROTOCOL` when the answer is not `text/event-stream`, an event is over the size cap
- * (8 MiB), or the stream ends or breaks off before `done`;
+ * (8 MiB by default, `oairun_client_options_set_max_event_bytes`), or the stream ends or
+ * breaks off before `done`;
  * `OAIRUN_CANCELLED` when `cb` returned non-zero;
  * `OAIRUN_INTERNAL` for a bug in oairun.
  */
