@@ -2,7 +2,7 @@
 //! and blocking forms. It knows nothing of C.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE};
@@ -12,6 +12,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::config::ClientOptions;
 use crate::error::{ApiError, Error, ErrorKind, Result};
 use crate::event::{Event, EventKind};
+use crate::retry;
 use crate::runtime;
 use crate::sse::Decoder;
 use crate::tool_outputs::ToolOutputs;
@@ -35,6 +36,7 @@ struct Inner {
     base: Url,
     timeout: Duration,
     read_timeout: Duration,
+    max_retries: u32,
     max_response_bytes: usize,
     max_event_bytes: usize,
 }
@@ -108,6 +110,7 @@ impl Client {
                 base,
                 timeout: resolved.timeout,
                 read_timeout: resolved.read_timeout,
+                max_retries: resolved.max_retries,
                 max_response_bytes: resolved.max_response_bytes,
                 max_event_bytes: resolved.max_event_bytes,
             }),
@@ -264,14 +267,7 @@ impl Client {
 
 impl Inner {
     async fn finish_sync(self: Arc<Self>, request: reqwest::RequestBuilder) -> Result<String> {
-        let mut response = request
-            .timeout(self.timeout)
-            .send()
-            .await
-            .map_err(|e| transport_error("request failed", &e))?;
-        if !response.status().is_success() {
-            return Err(status_error(response).await);
-        }
+        let mut response = self.send(request, false).await?;
         let body = read_capped(&mut response, self.max_response_bytes).await?;
         let http = (response.status().as_u16(), request_id(&response));
         let with_http = |e: Error| e.with_http(http.0, http.1.clone());
@@ -292,13 +288,7 @@ impl Inner {
     }
 
     async fn open_stream(&self, request: reqwest::RequestBuilder) -> Result<Response> {
-        let response = match tokio::time::timeout(self.read_timeout, request.send()).await {
-            Ok(sent) => sent.map_err(|e| transport_error("request failed", &e))?,
-            Err(_) => return Err(timeout_error("no answer", self.read_timeout)),
-        };
-        if !response.status().is_success() {
-            return Err(status_error(response).await);
-        }
+        let response = self.send(request, true).await?;
         let content_type = response
             .headers()
             .get(CONTENT_TYPE)
@@ -312,6 +302,52 @@ impl Inner {
             .with_http(response.status().as_u16(), request_id(&response)));
         }
         Ok(response)
+    }
+
+    /// Sends the request until it gets a 2xx answer or a failure not worth retrying, with up
+    /// to `max_retries` retries (see `retry.rs`). Every attempt sends the same bytes. A
+    /// stream is retried only here, before any of its events exists. A synchronous attempt
+    /// is limited by the overall timeout, a stream's wait for its answer by the read timeout.
+    async fn send(&self, request: reqwest::RequestBuilder, stream: bool) -> Result<Response> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let this_try = request
+                .try_clone()
+                .ok_or_else(|| Error::internal("the request cannot be repeated"))?;
+            let sent = if stream {
+                match tokio::time::timeout(self.read_timeout, this_try.send()).await {
+                    Ok(sent) => sent.map_err(|e| transport_error("request failed", &e)),
+                    Err(_) => Err(timeout_error("no answer", self.read_timeout)),
+                }
+            } else {
+                this_try
+                    .timeout(self.timeout)
+                    .send()
+                    .await
+                    .map_err(|e| transport_error("request failed", &e))
+            };
+            let wait = match &sent {
+                Ok(response) if response.status().is_success() => return sent,
+                Ok(response) if retry::retriable_status(response.status()) => {
+                    Some(retry::server_delay(response.headers(), SystemTime::now()))
+                }
+                Err(e) if matches!(e.kind(), ErrorKind::Connect | ErrorKind::Timeout) => Some(None),
+                _ => None,
+            };
+            match wait {
+                Some(asked) if attempt <= self.max_retries => {
+                    tokio::time::sleep(retry::delay(attempt, asked)).await;
+                }
+                _ => {
+                    let error = match sent {
+                        Ok(response) => status_error(response).await,
+                        Err(error) => error,
+                    };
+                    return Err(error.with_attempts(attempt));
+                }
+            }
+        }
     }
 
     /// The network half of a blocking stream: opens it, then forwards body chunks until the

@@ -41,8 +41,8 @@ pub struct ClientOptions {
     /// Allows plain `http://` base URLs whose host is not loopback. Off by default: the key
     /// would cross the network in clear text.
     pub allow_insecure_http: bool,
-    /// How many times a failed request may be retried. Recorded and validated; this release
-    /// makes no retries yet (see docs/ARCHITECTURE.md).
+    /// How many times a failed request is retried (connection failures, timeouts, 408, 409,
+    /// 429, 5xx), default 2; 0 disables retries.
     pub max_retries: Option<u32>,
     /// The largest synchronous answer accepted (default 32 MiB).
     pub max_response_bytes: Option<usize>,
@@ -79,6 +79,7 @@ pub(crate) struct Resolved {
     pub timeout: Duration,
     pub connect_timeout: Duration,
     pub read_timeout: Duration,
+    pub max_retries: u32,
     pub max_response_bytes: usize,
     pub max_event_bytes: usize,
 }
@@ -139,6 +140,9 @@ impl ClientOptions {
             timeout,
             connect_timeout,
             read_timeout,
+            max_retries: self
+                .max_retries
+                .unwrap_or(crate::retry::DEFAULT_MAX_RETRIES),
             max_response_bytes,
             max_event_bytes,
         })

@@ -129,6 +129,14 @@ impl Error {
         self
     }
 
+    /// Notes how many attempts the failure took, when there were retries.
+    pub(crate) fn with_attempts(mut self, attempts: u32) -> Error {
+        if attempts > 1 {
+            self.inner.message = format!("{} (after {attempts} attempts)", self.inner.message);
+        }
+        self
+    }
+
     pub(crate) fn with_api(mut self, api: ApiError) -> Error {
         self.inner.api = api;
         self

@@ -10,6 +10,7 @@ mod config;
 mod error;
 mod event;
 pub mod ffi;
+mod retry;
 mod runtime;
 pub mod sse;
 mod tool_outputs;
@@ -21,4 +22,5 @@ pub use config::{
 };
 pub use error::{ApiError, Error, ErrorKind, Result};
 pub use event::{Event, EventKind};
+pub use retry::DEFAULT_MAX_RETRIES;
 pub use tool_outputs::{ToolOutput, ToolOutputs};

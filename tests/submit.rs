@@ -585,3 +585,66 @@ fn async_api_gives_the_same_events() {
         assert_eq!(err.kind(), ErrorKind::InvalidArgument);
     });
 }
+
+#[test]
+fn retries_follow_the_servers_wish_then_back_off_and_say_how_many_attempts() {
+    let server = TestServer::start();
+    let client = client(&server);
+    // 429 with retry-after-ms: 100, then the normal answer: two requests, 100 ms apart at least.
+    let start = Instant::now();
+    let run = client
+        .submit_tool_outputs("ratelimit_once", "run_sync", &outputs())
+        .unwrap();
+    assert!(start.elapsed() >= Duration::from_millis(100));
+    assert_eq!(run, REFERENCE_RUN_JSON);
+    let (events, result) = {
+        let mut events = Vec::new();
+        let result =
+            client.submit_tool_outputs_stream("ratelimit_once", "run_stream", &outputs(), |e| {
+                events.push(e.clone());
+                true
+            });
+        (events, result)
+    };
+    result.unwrap();
+    assert_eq!(names_and_data(&events), reference_events());
+    assert_eq!(server.requests_for("ratelimit_once").len(), 4);
+    let sync_attempts: Vec<_> = server
+        .requests_for("ratelimit_once")
+        .into_iter()
+        .filter(|r| r.run_id.as_deref() == Some("run_sync"))
+        .collect();
+    assert_eq!(sync_attempts.len(), 2);
+    assert_eq!(
+        sync_attempts[0].body, sync_attempts[1].body,
+        "every attempt sends the same body"
+    );
+
+    // 500 every time: the default two retries, then the last answer's error.
+    let err = client
+        .submit_tool_outputs("status_500", "run_123", &outputs())
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::HttpStatus);
+    assert_eq!(err.http_status(), Some(500));
+    assert_eq!(err.api().message.as_deref(), Some("test error 500"));
+    assert!(
+        err.message().ends_with("(after 3 attempts)"),
+        "{}",
+        err.message()
+    );
+    assert_eq!(server.requests_for("status_500").len(), 3);
+
+    // Not retried: a 400, and anything once retries are off.
+    client
+        .submit_tool_outputs("status_400", "run_123", &outputs())
+        .unwrap_err();
+    assert_eq!(server.requests_for("status_400").len(), 1);
+    let mut opts = options(&server);
+    opts.max_retries = Some(0);
+    let once = Client::new(&opts).unwrap();
+    let err = once
+        .submit_tool_outputs("status_503", "run_123", &outputs())
+        .unwrap_err();
+    assert!(!err.message().contains("attempts"), "{}", err.message());
+    assert_eq!(server.requests_for("status_503").len(), 1);
+}

@@ -254,8 +254,12 @@ fn positive_size(what: &str, bytes: u64) -> Result<usize> {
     }
 }
 
-/// Sets how many times a failed request may be retried. This release records the value but
-/// makes no retries yet: every call makes exactly one request.
+/// Sets how many times a failed request is retried; default 2, and 0 disables retries.
+/// Retried: connection failures, timeouts, and answers 408, 409, 429 and 5xx; after waiting
+/// what the answer's `retry-after-ms` or `retry-after` (seconds or HTTP date) asks when it is
+/// under 60 s, else 0.5 s doubling per retry up to 8 s, less up to 25 % jitter. Every attempt
+/// sends the same body; a stream is retried only before its answer has begun, never after an
+/// event. The error after the last attempt says how many attempts were made.
 ///
 /// Returns `OAIRUN_OK`, or `OAIRUN_INVALID_ARGUMENT` when `options` is NULL.
 #[no_mangle]

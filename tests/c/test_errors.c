@@ -61,6 +61,8 @@ static void http_errors(oairun_client *client) {
         err = submit(client, "status_500", streamed, OAIRUN_HTTP_STATUS, &events);
         CHECK(oairun_error_http_status(err) == 500);
         CHECK_STR(oairun_error_api_type(err), "server_error");
+        /* Retried twice by default, the last answer reported. */
+        CHECK(strstr(oairun_error_message(err), "(after 3 attempts)") != NULL);
         oairun_error_free(err);
 
         err = submit(client, "status_502_plain", streamed, OAIRUN_HTTP_STATUS, &events);

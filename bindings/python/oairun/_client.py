@@ -108,7 +108,8 @@ class Client:
     (``OPENAI_API_KEY``, ``OPENAI_BASE_URL``, ``OPENAI_ORG_ID``, ``OPENAI_PROJECT_ID``), then
     the defaults (``https://api.openai.com/v1``). ``timeout`` (seconds) limits connecting, a
     whole synchronous call, and each silence in a stream, as a plain number does in the SDK.
-    ``max_retries`` is passed to the library, which records it but makes no retries yet.
+    ``max_retries`` (default 2, 0 disables) retries connection failures, timeouts, 408, 409,
+    429 and 5xx as the SDK does.
     ``default_headers`` are sent with every request (a standard header of the same name is
     replaced).
 

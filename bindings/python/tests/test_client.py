@@ -109,6 +109,22 @@ def test_http_errors(client, status, cls, type_, code, param, stream):
     assert "sk-test-py" not in str(e)
 
 
+def test_retries(server, client):
+    # 429 asking for 100 ms, then the normal answer.
+    start = time.monotonic()
+    assert client.submit_tool_outputs("run_py", thread_id="ratelimit_once", tool_outputs=OUTPUTS)["id"] == "run_123"
+    assert time.monotonic() - start >= 0.1
+    assert len(server.requests()) == 2
+    with pytest.raises(oairun.InternalServerError) as info:
+        client.submit_tool_outputs("run_123", thread_id="status_503", tool_outputs=OUTPUTS)
+    assert info.value.message.endswith("(after 3 attempts)")
+    with oairun.Client(api_key="k", base_url=server.base_url, max_retries=0) as once:
+        server.reset()
+        with pytest.raises(oairun.InternalServerError):
+            once.submit_tool_outputs("run_123", thread_id="status_503", tool_outputs=OUTPUTS)
+        assert len(server.requests()) == 1
+
+
 def test_plain_error_body(client):
     with pytest.raises(oairun.InternalServerError) as info:
         client.submit_tool_outputs("run_123", thread_id="status_502_plain", tool_outputs=OUTPUTS)
