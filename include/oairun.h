@@ -138,6 +138,14 @@ typedef struct oairun_error oairun_error;
 typedef struct oairun_event oairun_event;
 
 /**
+ * A submission in flight, started by `oairun_submit_tool_outputs_stream_start` or
+ * `oairun_submit_tool_outputs_start`. Cancel it with `oairun_stream_cancel` (from any
+ * thread), wait for its outcome with `oairun_stream_wait`, and free it with
+ * `oairun_stream_free`, which cancels it if it is still running.
+ */
+typedef struct oairun_stream oairun_stream;
+
+/**
  * A list of tool outputs, in the order they were added. Created by `oairun_tool_outputs_new`
  * or `oairun_tool_outputs_from_json`, freed by `oairun_tool_outputs_free`. Submissions only
  * read it, so one list may be submitted many times, from several threads at once, as long as
@@ -146,16 +154,32 @@ typedef struct oairun_event oairun_event;
 typedef struct oairun_tool_outputs oairun_tool_outputs;
 
 /**
- * Called for every event of a stream, in wire order, on the thread that called
- * `oairun_submit_tool_outputs_stream`, outside any oairun lock or runtime: it may call any
+ * Called for every event of a stream, in wire order, one at a time, outside any runtime: on the thread that called `oairun_submit_tool_outputs_stream`, or on an oairun
+ * callback thread for `oairun_submit_tool_outputs_stream_start` (see there). It may call any
  * oairun function, including a new submission.
  *
  * `event` is lent for the duration of the call only. `user_data` is the pointer given to
  * the submission, passed through untouched. Return 0 to go on; any other value stops the
- * stream (the connection is dropped and the submission returns `OAIRUN_CANCELLED`).
+ * stream (the connection is dropped and the submission ends with `OAIRUN_CANCELLED`).
  */
 typedef int (*oairun_event_callback)(const oairun_event *event,
                                      void *user_data);
+
+/**
+ * Called once when a submission started by `oairun_submit_tool_outputs_start` ends, on an
+ * oairun callback thread (see `oairun_submit_tool_outputs_stream_start` for what runs
+ * there).
+ *
+ * `status` is the outcome. On `OAIRUN_OK`, `run_json` is the Run object's JSON text exactly as
+ * the server sent it and `error` is NULL; otherwise `run_json` is NULL and `error` describes
+ * the failure (`OAIRUN_CANCELLED` after `oairun_stream_cancel`). Both are lent for the
+ * duration of the call only: copy what you need, and never free them. `user_data` is the
+ * pointer given to the submission, passed through untouched.
+ */
+typedef void (*oairun_completion_callback)(oairun_status status,
+                                           const char *run_json,
+                                           const oairun_error *error,
+                                           void *user_data);
 
 #ifdef __cplusplus
 extern "C" {
@@ -430,6 +454,118 @@ oairun_status oairun_client_options_set_max_retries(oairun_client_options *optio
  * Frees an options object. NULL does nothing. Clients created from it are not affected.
  */
 void oairun_client_options_free(oairun_client_options *options);
+
+/**
+ * Starts a streamed submission and returns at once: `cb` is then called for every event on
+ * an oairun callback thread.
+ *
+ * Sends the same request as `oairun_submit_tool_outputs_stream` (`"stream":true`) and has the
+ * same outcomes, but does not wait: on success `*out` receives a handle the caller owns and
+ * frees with `oairun_stream_free`; `oairun_stream_wait` gives the outcome and
+ * `oairun_stream_cancel` stops the stream from any thread.
+ *
+ * Threads: the callbacks of one stream run one at a time, in wire order, all on the same
+ * oairun callback thread, outside any runtime. oairun has a few such threads (one per core,
+ * 2 to 4) shared by every non-blocking submission, so a callback should return quickly: while
+ * it runs, other submissions' callbacks on that thread wait. A callback may call any oairun
+ * function, including new submissions (blocking or not) and `oairun_stream_cancel` or
+ * `oairun_stream_free` on its own stream, but not `oairun_stream_wait` on a submission still
+ * running (that returns `OAIRUN_INVALID_ARGUMENT` rather than deadlock). Returning non-zero
+ * from `cb` stops the stream with `OAIRUN_CANCELLED`.
+ *
+ * Every pointer argument is borrowed for the call only (ids and outputs are copied), and the
+ * client may be freed while the stream runs. `user_data` is passed to `cb` untouched and must
+ * stay valid until `oairun_stream_wait` has returned or `oairun_stream_free` was called.
+ * `*out` is written only on success. On failure, when `err` is not NULL, `*err` receives an
+ * error the caller frees with `oairun_error_free`.
+ *
+ * Returns `OAIRUN_OK` when the stream has started, or, before any request and without
+ * calling `cb`: `OAIRUN_INVALID_ARGUMENT` when `client`, `thread_id`, `run_id`, `outputs`,
+ * `cb` or `out` is NULL, an id is empty, `.`, `..` or not UTF-8, or `outputs` is empty;
+ * `OAIRUN_INTERNAL` for a bug in oairun (or when a callback thread cannot be started).
+ * Every other outcome comes from `oairun_stream_wait`.
+ */
+oairun_status oairun_submit_tool_outputs_stream_start(const oairun_client *client,
+                                                      const char *thread_id,
+                                                      const char *run_id,
+                                                      const oairun_tool_outputs *outputs,
+                                                      oairun_event_callback cb,
+                                                      void *user_data,
+                                                      oairun_stream **out,
+                                                      oairun_error **err);
+
+/**
+ * Starts a synchronous submission and returns at once: `cb` is called once, on an oairun
+ * callback thread, with the Run object or the error.
+ *
+ * Sends the same request as `oairun_submit_tool_outputs` (`"stream":false`) and has the same
+ * outcomes (`OAIRUN_CANCELLED` too, after `oairun_stream_cancel`), delivered to `cb` (see
+ * `oairun_completion_callback`) and by `oairun_stream_wait`. `cb` runs on an oairun callback
+ * thread under the rules of `oairun_submit_tool_outputs_stream_start`; it is called exactly
+ * once for every submission that started, even when cancelled.
+ *
+ * `out` may be NULL: the submission then runs to its end on its own, and `cb` is the only way
+ * to learn the outcome. When `out` is not NULL, on success `*out` receives a handle the caller
+ * owns and frees with `oairun_stream_free` (which cancels the call if `cb` has not run yet).
+ *
+ * Every pointer argument is borrowed for the call only (ids and outputs are copied), and the
+ * client may be freed while the call runs. `user_data` is passed to `cb` untouched and must
+ * stay valid until `cb` has run. On failure, when `err` is not NULL, `*err` receives an error
+ * the caller frees with `oairun_error_free`.
+ *
+ * Returns `OAIRUN_OK` when the call has started, or, before any request and without calling
+ * `cb`: `OAIRUN_INVALID_ARGUMENT` when `client`, `thread_id`, `run_id`, `outputs` or `cb` is
+ * NULL, an id is empty, `.`, `..` or not UTF-8, or `outputs` is empty; `OAIRUN_INTERNAL` for
+ * a bug in oairun.
+ */
+oairun_status oairun_submit_tool_outputs_start(const oairun_client *client,
+                                               const char *thread_id,
+                                               const char *run_id,
+                                               const oairun_tool_outputs *outputs,
+                                               oairun_completion_callback cb,
+                                               void *user_data,
+                                               oairun_stream **out,
+                                               oairun_error **err);
+
+/**
+ * Cancels a started submission: the connection is dropped, no callback of it starts after
+ * this returns, and its outcome becomes `OAIRUN_CANCELLED` unless it had ended already.
+ *
+ * Safe to call from any thread, any number of times, before or after the submission ended;
+ * NULL does nothing. It returns promptly, even while the server stalls: it does not wait for
+ * the network. Called from outside oairun's callbacks, it does wait for a callback of this
+ * submission that is already running to return; called from a callback, it does not (so that
+ * two callbacks cancelling each other's submissions cannot deadlock), and a callback of this
+ * submission running on another oairun thread at that moment may still finish. A
+ * synchronous submission's completion callback still runs, once, with `OAIRUN_CANCELLED`.
+ * `stream` must not be freed while this runs.
+ */
+void oairun_stream_cancel(oairun_stream *stream);
+
+/**
+ * Waits until a started submission has ended, and returns its outcome.
+ *
+ * When it returns, no callback of the submission is running or will run. May be called any
+ * number of times, from any thread (`stream` must not be freed meanwhile), each time
+ * returning the same status, and, when `err` is not NULL and the outcome is a failure,
+ * writing to `*err` a new error the caller frees with `oairun_error_free`.
+ *
+ * Returns the outcome: for a stream, those of `oairun_submit_tool_outputs_stream` (`OAIRUN_OK`
+ * after `done`); for a synchronous submission, those of `oairun_submit_tool_outputs`; in
+ * both, `OAIRUN_CANCELLED` after `oairun_stream_cancel`. Returns `OAIRUN_INVALID_ARGUMENT`,
+ * without waiting, when `stream` is NULL, or when called from an oairun callback while the
+ * submission is still running (it could deadlock: that callback's thread may be the one the
+ * submission needs).
+ */
+oairun_status oairun_stream_wait(oairun_stream *stream,
+                                 oairun_error **err);
+
+/**
+ * Frees a started submission's handle, cancelling the submission first if it is still
+ * running (as `oairun_stream_cancel` does). NULL does nothing. No other call using `stream`
+ * may be in progress on any thread. May be called from the submission's own callback.
+ */
+void oairun_stream_free(oairun_stream *stream);
 
 /**
  * Submits the tool outputs of a run and waits for the answer: the Run object.

@@ -15,6 +15,7 @@ use crate::event::{Event, EventKind};
 use crate::retry;
 use crate::runtime;
 use crate::sse::Decoder;
+use crate::submission::Submission;
 use crate::tool_outputs::ToolOutputs;
 
 /// How much of an error answer is read to find the API's error object.
@@ -232,36 +233,60 @@ impl Client {
         let request = self.request(thread_id, run_id, outputs, true)?;
         let inner = self.inner.clone();
         let (tx, mut rx) = mpsc::channel(STREAM_CHANNEL_CHUNKS);
-        runtime::get().spawn(async move { inner.pump(request, tx).await });
+        runtime::get().spawn(async move { inner.pump(request, ChannelSink(tx)).await });
 
-        let mut state = match rx.blocking_recv() {
-            Some(Pumped::Opened(opened)) => opened?,
-            _ => return Err(Error::internal("the stream task ended without an answer")),
-        };
+        let mut consumer = StreamConsumer::default();
+        let never_cancelled = || false;
         loop {
-            match rx.blocking_recv() {
-                Some(Pumped::Data(bytes)) => {
-                    state.feed(&bytes);
-                    while let Some(event) = state.next_event() {
-                        let event = event?;
-                        if !on_event(&event) {
-                            return Err(Error::new(
-                                ErrorKind::Cancelled,
-                                "the event callback asked to stop the stream",
-                            ));
-                        }
-                        if let Some(outcome) = state.outcome_after(&event) {
-                            return outcome;
-                        }
-                    }
-                }
-                Some(Pumped::End) => return Err(state.ended_early()),
-                Some(Pumped::Failed(error)) => return Err(state.failed(error)),
-                Some(Pumped::Opened(_)) | None => {
-                    return Err(Error::internal("the stream task ended without an answer"))
-                }
+            let message = rx.blocking_recv().unwrap_or(Pumped::Lost);
+            if let Some(outcome) = consumer.handle(message, &mut on_event, &never_cancelled) {
+                return outcome;
             }
         }
+    }
+}
+
+impl Client {
+    /// Starts [`submit_tool_outputs`](Self::submit_tool_outputs) without waiting: `on_done` is
+    /// called once, on an oairun callback thread, with the Run object's JSON text or the
+    /// error (`Cancelled` when [`Submission::cancel`] came first). The arguments are copied;
+    /// the returned [`Submission`] cancels or waits for the call, and dropping it cancels.
+    ///
+    /// Fails at once, calling nothing, with `InvalidArgument` for bad ids or empty outputs.
+    pub fn submit_tool_outputs_start(
+        &self,
+        thread_id: &str,
+        run_id: &str,
+        outputs: &ToolOutputs,
+        on_done: impl FnOnce(Result<String>) + Send + 'static,
+    ) -> Result<Submission> {
+        let request = self.request(thread_id, run_id, outputs, false)?;
+        let inner = self.inner.clone();
+        Ok(Submission::call(
+            Box::new(on_done),
+            inner.finish_sync(request),
+        ))
+    }
+
+    /// Starts [`submit_tool_outputs_stream`](Self::submit_tool_outputs_stream) without
+    /// waiting: `on_event` is called for every event, in wire order and one at a time, on an
+    /// oairun callback thread (the same one for every event of this stream), `done` included;
+    /// returning `false` stops the stream with `Cancelled`. The arguments are copied; the
+    /// returned [`Submission`] cancels or waits for the stream, and dropping it cancels.
+    ///
+    /// Fails at once, calling nothing, with `InvalidArgument` for bad ids or empty outputs.
+    pub fn submit_tool_outputs_stream_start(
+        &self,
+        thread_id: &str,
+        run_id: &str,
+        outputs: &ToolOutputs,
+        on_event: impl FnMut(&Event) -> bool + Send + 'static,
+    ) -> Result<Submission> {
+        let request = self.request(thread_id, run_id, outputs, true)?;
+        let inner = self.inner.clone();
+        Ok(Submission::stream(Box::new(on_event), |sink| async move {
+            inner.pump(request, sink).await
+        }))
     }
 }
 
@@ -350,25 +375,25 @@ impl Inner {
         }
     }
 
-    /// The network half of a blocking stream: opens it, then forwards body chunks until the
-    /// body ends, fails, or the caller goes away (then the response is dropped, which closes
-    /// the connection).
-    async fn pump(&self, request: reqwest::RequestBuilder, tx: mpsc::Sender<Pumped>) {
+    /// The network half of a stream: opens it, then forwards body chunks to `sink` until the
+    /// body ends, fails, or the sink closes (then the response is dropped, which closes the
+    /// connection).
+    pub(crate) async fn pump(&self, request: reqwest::RequestBuilder, mut sink: impl Sink) {
         let mut response = match self.open_stream(request).await {
             Ok(response) => response,
             Err(error) => {
-                let _ = tx.send(Pumped::Opened(Err(error))).await;
+                sink.send(Pumped::Opened(Err(error))).await;
                 return;
             }
         };
         let state = StreamState::new(&response, self.max_event_bytes);
-        if tx.send(Pumped::Opened(Ok(state))).await.is_err() {
+        if !sink.send(Pumped::Opened(Ok(state))).await {
             return;
         }
         loop {
             let chunk = tokio::select! {
                 biased;
-                _ = tx.closed() => return,
+                _ = sink.closed() => return,
                 chunk = tokio::time::timeout(self.read_timeout, response.chunk()) => chunk,
             };
             let message = match chunk {
@@ -378,24 +403,116 @@ impl Inner {
                 Err(_) => Pumped::Failed(timeout_error("no data", self.read_timeout)),
             };
             let last = !matches!(message, Pumped::Data(_));
-            if tx.send(message).await.is_err() || last {
+            if !sink.send(message).await || last {
                 return;
             }
         }
     }
 }
 
-/// What the network task of a blocking stream hands to the waiting thread.
-enum Pumped {
+/// What the network half of a stream hands to the side that runs the callbacks.
+pub(crate) enum Pumped {
+    /// The answer's headers arrived: the stream is open, or it failed to open.
     Opened(Result<StreamState>),
+    /// The next piece of the body.
     Data(Bytes),
+    /// The body ended cleanly.
     End,
+    /// The body failed part-way (a transport error or the read timeout).
     Failed(Error),
+    /// The network half ended without a word (it panicked, or its channel closed).
+    Lost,
+}
+
+/// Where the network half of a stream sends what it reads.
+pub(crate) trait Sink: Send {
+    /// Hands over `message`, waiting while the other side is behind; false when it has gone.
+    fn send(&mut self, message: Pumped) -> impl std::future::Future<Output = bool> + Send;
+    /// Completes when the other side no longer wants the stream.
+    fn closed(&self) -> impl std::future::Future<Output = ()> + Send;
+}
+
+/// The sink of a blocking stream: a bounded channel to the caller's thread.
+struct ChannelSink(mpsc::Sender<Pumped>);
+
+impl Sink for ChannelSink {
+    async fn send(&mut self, message: Pumped) -> bool {
+        self.0.send(message).await.is_ok()
+    }
+
+    async fn closed(&self) {
+        self.0.closed().await
+    }
+}
+
+/// The callback side of a stream, shared by the blocking form (on the caller's thread) and
+/// the non-blocking one (on an oairun callback thread): turns what the network half sends into
+/// events and the stream's outcome.
+#[derive(Default)]
+pub(crate) struct StreamConsumer {
+    state: Option<StreamState>,
+}
+
+impl StreamConsumer {
+    /// Handles one message, calling `on_event` for every complete event in it, unless
+    /// `cancelled()` says to stop first. Returns `Some(outcome)` once the stream is over.
+    pub(crate) fn handle(
+        &mut self,
+        message: Pumped,
+        on_event: &mut dyn FnMut(&Event) -> bool,
+        cancelled: &dyn Fn() -> bool,
+    ) -> Option<Result<()>> {
+        let state = match (message, &mut self.state) {
+            (Pumped::Opened(Ok(opened)), None) => {
+                self.state = Some(opened);
+                return None;
+            }
+            (Pumped::Opened(Err(error)), None) => return Some(Err(error)),
+            (Pumped::Data(bytes), Some(state)) => {
+                state.feed(&bytes);
+                state
+            }
+            (Pumped::End, Some(state)) => return Some(Err(state.ended_early())),
+            (Pumped::Failed(error), Some(state)) => return Some(Err(state.failed(error))),
+            _ => {
+                return Some(Err(Error::internal(
+                    "the stream task ended without an answer",
+                )))
+            }
+        };
+        while let Some(event) = state.next_event() {
+            let event = match event {
+                Ok(event) => event,
+                Err(error) => return Some(Err(error)),
+            };
+            if cancelled() {
+                return Some(Err(cancelled_error()));
+            }
+            if !on_event(&event) {
+                return Some(Err(Error::new(
+                    ErrorKind::Cancelled,
+                    "the event callback asked to stop the stream",
+                )));
+            }
+            if let Some(outcome) = state.outcome_after(&event) {
+                return Some(outcome);
+            }
+        }
+        None
+    }
+}
+
+/// The error of a submission stopped by a cancel call.
+pub(crate) fn cancelled_error() -> Error {
+    Error::new(
+        ErrorKind::Cancelled,
+        "the submission was cancelled by a cancel call",
+    )
 }
 
 /// The interpretation of a stream's bytes, shared by the async and blocking forms: decodes
 /// events, enforces the event size cap, and says what each event means for the outcome.
-struct StreamState {
+pub(crate) struct StreamState {
     decoder: Decoder,
     max_event_bytes: usize,
     http_status: u16,

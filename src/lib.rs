@@ -10,9 +10,11 @@ mod config;
 mod error;
 mod event;
 pub mod ffi;
+mod lanes;
 mod retry;
 mod runtime;
 pub mod sse;
+mod submission;
 mod tool_outputs;
 
 pub use client::{Client, EventStream};
@@ -23,4 +25,5 @@ pub use config::{
 pub use error::{ApiError, Error, ErrorKind, Result};
 pub use event::{Event, EventKind};
 pub use retry::DEFAULT_MAX_RETRIES;
+pub use submission::Submission;
 pub use tool_outputs::{ToolOutput, ToolOutputs};

@@ -19,6 +19,7 @@ mod client;
 mod error;
 mod event;
 mod options;
+mod stream;
 mod submit;
 mod tool_outputs;
 
@@ -26,6 +27,7 @@ pub use client::*;
 pub use error::*;
 pub use event::*;
 pub use options::*;
+pub use stream::*;
 pub use submit::*;
 pub use tool_outputs::*;
 

@@ -9,13 +9,13 @@ use super::{
 use crate::error::{Error, Result};
 use crate::event::Event;
 
-/// Called for every event of a stream, in wire order, on the thread that called
-/// `oairun_submit_tool_outputs_stream`, outside any oairun lock or runtime: it may call any
+/// Called for every event of a stream, in wire order, one at a time, outside any runtime: on the thread that called `oairun_submit_tool_outputs_stream`, or on an oairun
+/// callback thread for `oairun_submit_tool_outputs_stream_start` (see there). It may call any
 /// oairun function, including a new submission.
 ///
 /// `event` is lent for the duration of the call only. `user_data` is the pointer given to
 /// the submission, passed through untouched. Return 0 to go on; any other value stops the
-/// stream (the connection is dropped and the submission returns `OAIRUN_CANCELLED`).
+/// stream (the connection is dropped and the submission ends with `OAIRUN_CANCELLED`).
 pub type oairun_event_callback =
     Option<unsafe extern "C" fn(event: *const oairun_event, user_data: *mut c_void) -> c_int>;
 
@@ -23,7 +23,7 @@ pub type oairun_event_callback =
 ///
 /// # Safety
 /// Each pointer is NULL or valid for the duration of the call.
-unsafe fn submission<'a>(
+pub(super) unsafe fn submission<'a>(
     client: *const oairun_client,
     thread_id: *const c_char,
     run_id: *const c_char,

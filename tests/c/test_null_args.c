@@ -11,6 +11,16 @@ static int never_called(const oairun_event *event, void *user_data) {
     return 0;
 }
 
+static void never_completed(oairun_status status, const char *run_json, const oairun_error *error,
+                            void *user_data) {
+    (void)status;
+    (void)run_json;
+    (void)error;
+    (void)user_data;
+    fprintf(stderr, "completion called for an invalid submission\n");
+    check_failures++;
+}
+
 static void check_err_names(oairun_error *err, const char *argument) {
     CHECK(err != NULL);
     if (!err) return;
@@ -110,6 +120,51 @@ int main(void) {
     err = NULL;
     CHECK_STATUS(oairun_submit_tool_outputs_stream(NULL, NULL, NULL, NULL, NULL, NULL, NULL), OAIRUN_INVALID_ARGUMENT);
 
+    /* The non-blocking submissions: each pointer in turn; `out` may be NULL only for the
+     * synchronous one. */
+    oairun_stream *stream = NULL;
+    CHECK_STATUS(oairun_submit_tool_outputs_stream_start(NULL, "t", "r", outputs, never_called, NULL, &stream, &err), OAIRUN_INVALID_ARGUMENT);
+    check_err_names(err, "client");
+    err = NULL;
+    CHECK_STATUS(oairun_submit_tool_outputs_stream_start(client, NULL, "r", outputs, never_called, NULL, &stream, &err), OAIRUN_INVALID_ARGUMENT);
+    check_err_names(err, "thread_id");
+    err = NULL;
+    CHECK_STATUS(oairun_submit_tool_outputs_stream_start(client, "t", NULL, outputs, never_called, NULL, &stream, &err), OAIRUN_INVALID_ARGUMENT);
+    check_err_names(err, "run_id");
+    err = NULL;
+    CHECK_STATUS(oairun_submit_tool_outputs_stream_start(client, "t", "r", NULL, never_called, NULL, &stream, &err), OAIRUN_INVALID_ARGUMENT);
+    check_err_names(err, "outputs");
+    err = NULL;
+    CHECK_STATUS(oairun_submit_tool_outputs_stream_start(client, "t", "r", outputs, NULL, NULL, &stream, &err), OAIRUN_INVALID_ARGUMENT);
+    check_err_names(err, "cb");
+    err = NULL;
+    CHECK_STATUS(oairun_submit_tool_outputs_stream_start(client, "t", "r", outputs, never_called, NULL, NULL, &err), OAIRUN_INVALID_ARGUMENT);
+    check_err_names(err, "out");
+    err = NULL;
+    CHECK_STATUS(oairun_submit_tool_outputs_stream_start(NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL), OAIRUN_INVALID_ARGUMENT);
+    CHECK_STATUS(oairun_submit_tool_outputs_start(NULL, "t", "r", outputs, never_completed, NULL, &stream, &err), OAIRUN_INVALID_ARGUMENT);
+    check_err_names(err, "client");
+    err = NULL;
+    CHECK_STATUS(oairun_submit_tool_outputs_start(client, NULL, "r", outputs, never_completed, NULL, &stream, &err), OAIRUN_INVALID_ARGUMENT);
+    check_err_names(err, "thread_id");
+    err = NULL;
+    CHECK_STATUS(oairun_submit_tool_outputs_start(client, "t", NULL, outputs, never_completed, NULL, &stream, &err), OAIRUN_INVALID_ARGUMENT);
+    check_err_names(err, "run_id");
+    err = NULL;
+    CHECK_STATUS(oairun_submit_tool_outputs_start(client, "t", "r", NULL, never_completed, NULL, &stream, &err), OAIRUN_INVALID_ARGUMENT);
+    check_err_names(err, "outputs");
+    err = NULL;
+    CHECK_STATUS(oairun_submit_tool_outputs_start(client, "t", "r", outputs, NULL, NULL, &stream, &err), OAIRUN_INVALID_ARGUMENT);
+    check_err_names(err, "cb");
+    err = NULL;
+    CHECK_STATUS(oairun_submit_tool_outputs_start(NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL), OAIRUN_INVALID_ARGUMENT);
+    CHECK(stream == NULL);
+    CHECK_STATUS(oairun_stream_wait(NULL, &err), OAIRUN_INVALID_ARGUMENT);
+    check_err_names(err, "stream");
+    err = NULL;
+    CHECK_STATUS(oairun_stream_wait(NULL, NULL), OAIRUN_INVALID_ARGUMENT);
+    oairun_stream_cancel(NULL);
+
     /* Getters on NULL. */
     size_t len = 99;
     CHECK(oairun_event_name(NULL) == NULL);
@@ -131,6 +186,7 @@ int main(void) {
     oairun_tool_outputs_free(NULL);
     oairun_string_free(NULL);
     oairun_error_free(NULL);
+    oairun_stream_free(NULL);
 
     /* Nothing above reached the server. */
     oairun_client_options_free(options);

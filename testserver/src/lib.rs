@@ -178,6 +178,12 @@ impl TestServer {
             .collect()
     }
 
+    /// How many requests are being answered right now: a stalled answer counts until the
+    /// client goes away, so this shows that a client dropped its connection.
+    pub fn answers_in_progress(&self) -> usize {
+        self.shared.answering()
+    }
+
     /// Forgets the recorded requests, and which runs `ratelimit_once` has already refused, so
     /// the server behaves as if freshly started.
     pub fn clear(&self) {

@@ -2,7 +2,7 @@
 
 use std::collections::HashSet;
 use std::io;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -20,6 +20,8 @@ pub(crate) struct Shared {
     rate_limited_runs: Mutex<HashSet<String>>,
     /// Mixed into request ids so that two servers in one process never hand out the same id.
     nonce: u64,
+    /// Requests being answered right now.
+    answering: AtomicUsize,
 }
 
 /// Counts requests across every server of the process: half of each request id.
@@ -41,6 +43,7 @@ impl Shared {
             requests: Mutex::new(Vec::new()),
             rate_limited_runs: Mutex::new(HashSet::new()),
             nonce: nanos ^ (u64::from(std::process::id()) << 32) ^ u64::from(port),
+            answering: AtomicUsize::new(0),
         }
     }
 
@@ -51,6 +54,10 @@ impl Shared {
     pub(crate) fn clear(&self) {
         lock(&self.requests).clear();
         lock(&self.rate_limited_runs).clear();
+    }
+
+    pub(crate) fn answering(&self) -> usize {
+        self.answering.load(Ordering::SeqCst)
     }
 
     fn record(&self, request: RecordedRequest) {
@@ -151,6 +158,15 @@ async fn refuse(
 
 /// Answers one complete request.
 async fn handle(conn: &mut Conn, shared: &Shared, request: Request) -> After {
+    /// Counts the answer in progress until it is dropped, however the answer ends.
+    struct Answering<'a>(&'a AtomicUsize);
+    impl Drop for Answering<'_> {
+        fn drop(&mut self) {
+            self.0.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+    shared.answering.fetch_add(1, Ordering::SeqCst);
+    let _answering = Answering(&shared.answering);
     let mut ex = Exchange::new(conn, &request, shared.next_request_id());
     let close = ex.close;
     let result = route(&mut ex, shared, &request).await;
