@@ -108,6 +108,34 @@ typedef enum {
 } oairun_kind;
 
 /**
+ * How much oairun logs. Numbers are fixed forever.
+ */
+typedef enum {
+  /**
+   * Nothing.
+   */
+  OAIRUN_LOG_OFF = 0,
+  /**
+   * A submission that failed, after its last attempt: `POST <url> failed: <message>`.
+   */
+  OAIRUN_LOG_ERROR = 1,
+  /**
+   * A retry: `attempt N of M failed (<why>); retrying in <ms> ms`.
+   */
+  OAIRUN_LOG_WARN = 2,
+  /**
+   * Each request and answer: `POST <url> (streamed|synchronous, attempt N of M)` and
+   * `HTTP <status> from <url> after <ms> ms (request id <id>)`.
+   */
+  OAIRUN_LOG_INFO = 3,
+  /**
+   * How each stream ended: `stream complete after N events`, or `stream ended after N
+   * events: <message>`.
+   */
+  OAIRUN_LOG_DEBUG = 4,
+} oairun_log_level;
+
+/**
  * A client: the server, key and headers every submission uses, and a pool of connections.
  * Immutable once created, so one client may be used from many threads at once. Created by
  * `oairun_client_new`, freed by `oairun_client_free`.
@@ -152,6 +180,15 @@ typedef struct oairun_stream oairun_stream;
  * no thread adds to it meanwhile.
  */
 typedef struct oairun_tool_outputs oairun_tool_outputs;
+
+/**
+ * Receives one log line: its level, and the line, NUL-terminated, without a trailing
+ * newline, lent for the duration of the call only. `user_data` is the pointer given to
+ * `oairun_set_log_callback`, passed through untouched.
+ */
+typedef void (*oairun_log_callback)(oairun_log_level level,
+                                    const char *message,
+                                    void *user_data);
 
 /**
  * Called for every event of a stream, in wire order, one at a time, outside any runtime: on the thread that called `oairun_submit_tool_outputs_stream`, or on an oairun
@@ -309,6 +346,27 @@ const char *oairun_event_id(const oairun_event *event);
  * not know, and when `event` is NULL.
  */
 oairun_kind oairun_event_kind(const oairun_event *event);
+
+/**
+ * Sets the process-wide log callback: `cb` receives every line of `level` and the levels
+ * before it (`OAIRUN_LOG_ERROR` 1 … `OAIRUN_LOG_DEBUG` 4; see `oairun_log_level` for the
+ * lines). `level` 0 (`OAIRUN_LOG_OFF`) or a NULL `cb` turns logging off, which is the default.
+ *
+ * Lines never contain the API key, any header value, or the query of a URL.
+ *
+ * Threads: `cb` is called on oairun's network threads, possibly from several at once, so it
+ * must be thread-safe and return quickly; it must not block waiting for a submission. It may
+ * not call `oairun_set_log_callback` (that returns `OAIRUN_INVALID_ARGUMENT`). When this
+ * function returns, the previous callback has returned from every call and will not be
+ * called again, so its `user_data` may be freed; the new `user_data` must stay valid until
+ * the callback is replaced or turned off.
+ *
+ * Returns `OAIRUN_OK`; `OAIRUN_INVALID_ARGUMENT` when `level` is not 0 to 4, or when called
+ * from inside the log callback; `OAIRUN_INTERNAL` for a bug in oairun.
+ */
+oairun_status oairun_set_log_callback(int level,
+                                      oairun_log_callback cb,
+                                      void *user_data);
 
 /**
  * Creates an empty options object. The caller owns it and frees it with

@@ -2,7 +2,7 @@
 //! and blocking forms. It knows nothing of C.
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE};
@@ -12,6 +12,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::config::ClientOptions;
 use crate::error::{ApiError, Error, ErrorKind, Result};
 use crate::event::{Event, EventKind};
+use crate::log::{self, LogLevel};
 use crate::retry;
 use crate::runtime;
 use crate::sse::Decoder;
@@ -334,12 +335,19 @@ impl Inner {
     /// stream is retried only here, before any of its events exists. A synchronous attempt
     /// is limited by the overall timeout, a stream's wait for its answer by the read timeout.
     async fn send(&self, request: reqwest::RequestBuilder, stream: bool) -> Result<Response> {
+        let attempts = self.max_retries.saturating_add(1);
         let mut attempt = 0;
         loop {
             attempt += 1;
             let this_try = request
                 .try_clone()
                 .ok_or_else(|| Error::internal("the request cannot be repeated"))?;
+            let url = log_url(&this_try);
+            log::log(LogLevel::Info, || {
+                let form = if stream { "streamed" } else { "synchronous" };
+                format!("POST {url} ({form}, attempt {attempt} of {attempts})")
+            });
+            let started = Instant::now();
             let sent = if stream {
                 match tokio::time::timeout(self.read_timeout, this_try.send()).await {
                     Ok(sent) => sent.map_err(|e| transport_error("request failed", &e)),
@@ -352,6 +360,16 @@ impl Inner {
                     .await
                     .map_err(|e| transport_error("request failed", &e))
             };
+            if let Ok(response) = &sent {
+                log::log(LogLevel::Info, || {
+                    let id = request_id(response).unwrap_or_else(|| "none".to_owned());
+                    format!(
+                        "HTTP {} from {url} after {} ms (request id {id})",
+                        response.status().as_u16(),
+                        started.elapsed().as_millis()
+                    )
+                });
+            }
             let wait = match &sent {
                 Ok(response) if response.status().is_success() => return sent,
                 Ok(response) if retry::retriable_status(response.status()) => {
@@ -362,14 +380,29 @@ impl Inner {
             };
             match wait {
                 Some(asked) if attempt <= self.max_retries => {
-                    tokio::time::sleep(retry::delay(attempt, asked)).await;
+                    let delay = retry::delay(attempt, asked);
+                    log::log(LogLevel::Warn, || {
+                        let why = match &sent {
+                            Ok(response) => format!("HTTP {}", response.status().as_u16()),
+                            Err(error) => error.message().to_owned(),
+                        };
+                        format!(
+                            "attempt {attempt} of {attempts} failed ({why}); retrying in {} ms",
+                            delay.as_millis()
+                        )
+                    });
+                    tokio::time::sleep(delay).await;
                 }
                 _ => {
                     let error = match sent {
                         Ok(response) => status_error(response).await,
                         Err(error) => error,
                     };
-                    return Err(error.with_attempts(attempt));
+                    let error = error.with_attempts(attempt);
+                    log::log(LogLevel::Error, || {
+                        format!("POST {url} failed: {}", error.message())
+                    });
+                    return Err(error);
                 }
             }
         }
@@ -457,6 +490,23 @@ impl StreamConsumer {
     /// Handles one message, calling `on_event` for every complete event in it, unless
     /// `cancelled()` says to stop first. Returns `Some(outcome)` once the stream is over.
     pub(crate) fn handle(
+        &mut self,
+        message: Pumped,
+        on_event: &mut dyn FnMut(&Event) -> bool,
+        cancelled: &dyn Fn() -> bool,
+    ) -> Option<Result<()>> {
+        let outcome = self.outcome_of(message, on_event, cancelled)?;
+        log::log(LogLevel::Debug, || {
+            let events = self.state.as_ref().map_or(0, |state| state.delivered);
+            match &outcome {
+                Ok(()) => format!("stream complete after {events} events"),
+                Err(error) => format!("stream ended after {events} events: {}", error.message()),
+            }
+        });
+        Some(outcome)
+    }
+
+    fn outcome_of(
         &mut self,
         message: Pumped,
         on_event: &mut dyn FnMut(&Event) -> bool,
@@ -726,6 +776,19 @@ pub(crate) fn validate_header(name: &str, value: &str) -> Result<(HeaderName, He
         .map_err(|_| Error::invalid(format!("{name:?} is not a valid header name")))?;
     let header_value = header_value(&format!("value of header {name:?}"), value)?;
     Ok((header_name, header_value))
+}
+
+/// The URL a request goes to, as logged; empty when logging is off, so that building it
+/// costs nothing then.
+fn log_url(request: &reqwest::RequestBuilder) -> String {
+    if !log::enabled(LogLevel::Error) {
+        return String::new();
+    }
+    request
+        .try_clone()
+        .and_then(|r| r.build().ok())
+        .map(|r| log::url_for_log(r.url()))
+        .unwrap_or_default()
 }
 
 fn request_id(response: &Response) -> Option<String> {

@@ -11,6 +11,7 @@ mod error;
 mod event;
 pub mod ffi;
 mod lanes;
+mod log;
 mod retry;
 mod runtime;
 pub mod sse;
@@ -24,6 +25,7 @@ pub use config::{
 };
 pub use error::{ApiError, Error, ErrorKind, Result};
 pub use event::{Event, EventKind};
+pub use log::{set_log_sink, LogLevel, LogSink};
 pub use retry::DEFAULT_MAX_RETRIES;
 pub use submission::Submission;
 pub use tool_outputs::{ToolOutput, ToolOutputs};

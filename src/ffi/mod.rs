@@ -10,7 +10,7 @@
 // NULL in its own doc comment; a "# Safety" section repeating them on each would be noise.
 #![allow(clippy::missing_safety_doc)]
 
-use std::ffi::{c_char, c_int, CStr, CString};
+use std::ffi::{c_char, c_int, c_void, CStr, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use crate::error::{Error, ErrorKind, Result};
@@ -18,6 +18,7 @@ use crate::error::{Error, ErrorKind, Result};
 mod client;
 mod error;
 mod event;
+mod log;
 mod options;
 mod stream;
 mod submit;
@@ -26,6 +27,7 @@ mod tool_outputs;
 pub use client::*;
 pub use error::*;
 pub use event::*;
+pub use log::*;
 pub use options::*;
 pub use stream::*;
 pub use submit::*;
@@ -156,6 +158,24 @@ pub(crate) fn arg_out<T>(what: &str, out: *mut *mut T) -> Result<()> {
         return Err(Error::invalid(format!("{what} must not be NULL")));
     }
     Ok(())
+}
+
+/// The caller's `user_data`, carried to oairun's threads. Only ever handed back to the
+/// caller's own callbacks; what it points to, and whether that may be used from another
+/// thread, is the caller's business (the header says on which threads callbacks run).
+#[derive(Clone, Copy)]
+pub(crate) struct UserData(pub(crate) *mut c_void);
+
+// SAFETY: oairun never dereferences the pointer; it only passes it to the caller's callbacks.
+unsafe impl Send for UserData {}
+// SAFETY: as above; sharing the pointer value between threads reads nothing through it.
+unsafe impl Sync for UserData {}
+
+impl UserData {
+    /// The pointer. A method, so that closures capture the wrapper, not its field.
+    pub(crate) fn get(self) -> *mut c_void {
+        self.0
+    }
 }
 
 /// Hands `value` to C; it comes back through [`free_raw`].

@@ -5,7 +5,7 @@ use std::ffi::{c_char, c_void, CString};
 use super::submit::submission;
 use super::{
     arg_out, arg_ref, free_raw, guard, guard_status, into_raw, oairun_client, oairun_error,
-    oairun_event, oairun_event_callback, oairun_status, oairun_tool_outputs,
+    oairun_event, oairun_event_callback, oairun_status, oairun_tool_outputs, UserData,
 };
 use crate::error::{Error, Result};
 use crate::event::Event;
@@ -36,22 +36,6 @@ pub type oairun_completion_callback = Option<
         user_data: *mut c_void,
     ),
 >;
-
-/// The caller's `user_data`, carried to oairun's callback threads. Only ever handed back to
-/// the caller's own callbacks; what it points to, and whether that may be used from another
-/// thread, is the caller's business (the header says callbacks run on oairun's threads).
-#[derive(Clone, Copy)]
-struct UserData(*mut c_void);
-
-// SAFETY: oairun never dereferences the pointer; it only passes it to the caller's callback.
-unsafe impl Send for UserData {}
-
-impl UserData {
-    /// The pointer. A method, so that closures capture the `Send` wrapper, not its field.
-    fn get(self) -> *mut c_void {
-        self.0
-    }
-}
 
 /// Starts a streamed submission and returns at once: `cb` is then called for every event on
 /// an oairun callback thread.
