@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Runs the compiled C tests (C and C++ builds) under valgrind, and prints one closing line:
-# "N passed, N failed". Called by `make test-c` inside scripts/with-testserver.sh.
+# Runs the compiled C tests: the plain builds (C and C++) under valgrind, the sanitized builds
+# (*.san, *.cpp.san: ASan with LeakSanitizer, and UBSan) on their own, as the two do not mix.
+# Prints one closing line: "N passed, N failed". Called by `make test-c` inside
+# scripts/with-testserver.sh.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 # Every memory error fails, and so does every definite or indirect leak. "Possibly lost" blocks
@@ -14,15 +16,40 @@ if ! command -v valgrind >/dev/null; then
     echo "run-c-tests: valgrind is not installed (apt-get install valgrind)" >&2
     exit 2
 fi
+# Every sanitizer finding fails the program; what the environment adds comes last and wins.
+# liboairun.so is not instrumented (Rust code), but its allocations go through the malloc that
+# ASan replaces: a block C never freed, or freed twice, or used after oairun_x_free, is found
+# whichever side allocated it. LeakSanitizer needs no suppressions: the shared runtime's
+# threads and tasks are still running at exit, but what they hold is reachable from their
+# stacks or from the library's statics, which LeakSanitizer scans (interior pointers count).
+export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:halt_on_error=1:detect_stack_use_after_return=1:check_initialization_order=1:strict_init_order=1${ASAN_OPTIONS:+:$ASAN_OPTIONS}"
+export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1${UBSAN_OPTIONS:+:$UBSAN_OPTIONS}"
+
 passed=0
 failed=0
+# run BINARY WHAT COMMAND...: runs COMMAND, counting BINARY as passed ("WHAT clean") or failed.
+run() {
+    local bin=$1 what=$2
+    shift 2
+    if "$@"; then
+        echo "PASS $bin ($what clean)"
+        passed=$((passed + 1))
+    else
+        echo "FAIL $bin (exit $?)"
+        failed=$((failed + 1))
+    fi
+}
 for t in "$@"; do
     for bin in "target/ctests/$t" "target/ctests/$t.cpp"; do
-        if "${valgrind_cmd[@]}" "$bin"; then
-            echo "PASS $bin (valgrind clean)"
-            passed=$((passed + 1))
+        run "$bin" valgrind "${valgrind_cmd[@]}" "$bin"
+    done
+    for bin in "target/ctests/$t.san" "target/ctests/$t.cpp.san"; do
+        # A build that lost its sanitizers would pass silently: check they are linked.
+        needed=$(readelf -d "$bin" 2>/dev/null)
+        if grep -q 'libasan\.so' <<<"$needed" && grep -q 'libubsan\.so' <<<"$needed"; then
+            run "$bin" "ASan, LSan, UBSan" "$bin"
         else
-            echo "FAIL $bin (exit $?)"
+            echo "FAIL $bin (not linked to libasan and libubsan)"
             failed=$((failed + 1))
         fi
     done

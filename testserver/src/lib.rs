@@ -44,6 +44,9 @@ pub struct RecordedRequest {
     pub thread_id: Option<String>,
     /// The percent-decoded run id, when the path matched the `submit_tool_outputs` route.
     pub run_id: Option<String>,
+    /// When the request had been read whole, on a monotonic clock that starts with the
+    /// server: the gap between two requests' values is the time between their arrivals.
+    pub received: Duration,
 }
 
 impl RecordedRequest {
@@ -92,7 +95,8 @@ impl RecordedRequest {
 /// 16 MiB (413 beyond, then close); a request with `Transfer-Encoding` gets 400.
 /// Other paths get 404, other methods on the route 405. `GET /_test/requests` and
 /// `POST /_test/reset` serve out-of-process clients (see [`TestServer::requests`] and
-/// [`TestServer::clear`]); they are not recorded.
+/// [`TestServer::clear`]); they are not recorded. The list's objects carry the
+/// [`RecordedRequest`] fields, `received` as whole microseconds in `received_us`.
 pub struct TestServer {
     port: u16,
     shared: Arc<server::Shared>,

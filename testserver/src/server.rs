@@ -4,12 +4,12 @@ use std::collections::HashSet;
 use std::io;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
-use crate::http::{After, Conn, Exchange, ReadError, Request};
+use crate::http::{After, Conn, Exchange, Head, ReadError, Request};
 use crate::scenario;
 use crate::RecordedRequest;
 
@@ -22,6 +22,8 @@ pub(crate) struct Shared {
     nonce: u64,
     /// Requests being answered right now.
     answering: AtomicUsize,
+    /// The origin of [`RecordedRequest::received`].
+    started: Instant,
 }
 
 /// Counts requests across every server of the process: half of each request id.
@@ -44,6 +46,7 @@ impl Shared {
             rate_limited_runs: Mutex::new(HashSet::new()),
             nonce: nanos ^ (u64::from(std::process::id()) << 32) ^ u64::from(port),
             answering: AtomicUsize::new(0),
+            started: Instant::now(),
         }
     }
 
@@ -60,8 +63,18 @@ impl Shared {
         self.answering.load(Ordering::SeqCst)
     }
 
-    fn record(&self, request: RecordedRequest) {
-        lock(&self.requests).push(request);
+    /// Records a request read just now.
+    fn record(&self, head: &Head, body: Vec<u8>, ids: Option<(String, String)>) {
+        let (thread_id, run_id) = ids.unzip();
+        lock(&self.requests).push(RecordedRequest {
+            method: head.method.clone(),
+            target: head.target.clone(),
+            headers: head.headers.clone(),
+            body,
+            thread_id,
+            run_id,
+            received: self.started.elapsed(),
+        });
     }
 
     /// `true` the first time `run_id` is seen by `ratelimit_once`.
@@ -128,26 +141,12 @@ async fn serve_connection(mut conn: Conn, shared: Arc<Shared>) {
 }
 
 /// Answers a request that could not be read whole (400/413), recording what is known of it.
-async fn refuse(
-    conn: &mut Conn,
-    shared: &Shared,
-    status: u16,
-    message: &str,
-    head: Option<crate::http::Head>,
-) {
+async fn refuse(conn: &mut Conn, shared: &Shared, status: u16, message: &str, head: Option<Head>) {
     let mut http10 = false;
     if let Some(head) = head {
         http10 = head.http10;
-        let ids = route_ids(path_of(&head.target));
         if !is_control(path_of(&head.target)) {
-            shared.record(RecordedRequest {
-                method: head.method,
-                target: head.target,
-                headers: head.headers,
-                body: Vec::new(),
-                thread_id: ids.as_ref().map(|(t, _)| t.clone()),
-                run_id: ids.map(|(_, r)| r),
-            });
+            shared.record(&head, Vec::new(), route_ids(path_of(&head.target)));
         }
     }
     let mut ex = Exchange::refusal(conn, http10, shared.next_request_id());
@@ -186,14 +185,7 @@ async fn route(ex: &mut Exchange<'_>, shared: &Shared, request: &Request) -> io:
     }
     let ids = route_ids(path);
     // Recorded before answering, so a test sees the request even if the answer never comes.
-    shared.record(RecordedRequest {
-        method: head.method.clone(),
-        target: head.target.clone(),
-        headers: head.headers.clone(),
-        body: request.body.clone(),
-        thread_id: ids.as_ref().map(|(t, _)| t.clone()),
-        run_id: ids.as_ref().map(|(_, r)| r.clone()),
-    });
+    shared.record(head, request.body.clone(), ids.clone());
     let Some((thread_id, run_id)) = ids else {
         let message = format!("Invalid URL ({} {})", head.method, path);
         ex.error(404, &message, "invalid_request_error", None, None, &[])
@@ -269,6 +261,7 @@ async fn control(
                         "body": String::from_utf8_lossy(&r.body),
                         "thread_id": r.thread_id,
                         "run_id": r.run_id,
+                        "received_us": r.received.as_micros() as u64,
                     })
                 })
                 .collect();

@@ -279,6 +279,34 @@ fn control_endpoints_list_and_reset() {
 }
 
 #[test]
+fn arrival_times_are_recorded_and_listed() {
+    let server = TestServer::start();
+    let mut conn = connect(&server);
+    send(&mut conn, "POST", &submit_path("t_a", "r"), BODY, "");
+    assert_eq!(read_response(&mut conn).status, 200);
+    std::thread::sleep(Duration::from_millis(150));
+    send(&mut conn, "POST", &submit_path("t_b", "r"), BODY, "");
+    assert_eq!(read_response(&mut conn).status, 200);
+    let recorded = server.requests();
+    let gap = recorded[1].received - recorded[0].received;
+    assert!(gap >= Duration::from_millis(150), "{gap:?}");
+
+    send(&mut conn, "GET", "/_test/requests", "", "");
+    let list = read_response(&mut conn).json();
+    let listed: Vec<u64> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["received_us"].as_u64().expect("received_us is a number"))
+        .collect();
+    let in_process: Vec<u64> = recorded
+        .iter()
+        .map(|r| r.received.as_micros() as u64)
+        .collect();
+    assert_eq!(listed, in_process);
+}
+
+#[test]
 fn unknown_path_gets_404_and_wrong_method_405() {
     let server = TestServer::start();
     let mut conn = connect(&server);
