@@ -16,7 +16,7 @@ LINK     := -L$(LIBDIR) -loairun -Wl,-rpath,$(abspath $(LIBDIR))
 
 C_TESTS  := $(basename $(notdir $(wildcard tests/c/test_*.c)))
 
-.PHONY: build examples demo test test-rust test-c test-python clean
+.PHONY: build examples demo test test-rust test-c test-python bench clean
 
 build:
 	$(CARGO) build --workspace
@@ -47,6 +47,10 @@ test-c: build
 # The Python binding's tests start their own test server (bindings/python/tests/conftest.py).
 test-python: build
 	python3 -m pytest -q -p no:cacheprovider bindings/python/tests
+
+# The benchmark (release build; not part of make test): see README, Performance.
+bench:
+	bench/run
 
 clean:
 	$(CARGO) clean
