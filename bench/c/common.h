@@ -204,4 +204,21 @@ static inline double quantile_us(const uint64_t *sorted, size_t n, double q) {
     return (double)(int64_t)sorted[rank - 1] / 1000.0;
 }
 
+#ifdef OAIRUN_H
+/* The client (server and key from the environment) and the one tool output every benchmark
+ * submission sends; prints the error and returns 0 on failure. */
+static inline int bench_client(const char *program, oairun_client **client,
+                               oairun_tool_outputs **outputs) {
+    oairun_error *err = NULL;
+    if (oairun_client_new(NULL, client, &err) != OAIRUN_OK) {
+        fprintf(stderr, "%s: %s\n", program, oairun_error_message(err));
+        oairun_error_free(err);
+        return 0;
+    }
+    *outputs = oairun_tool_outputs_new();
+    oairun_tool_outputs_add(*outputs, "call_001", "70 degrees and sunny.");
+    return 1;
+}
+#endif
+
 #endif

@@ -106,14 +106,8 @@ int main(int argc, char **argv) {
     snprintf(thread_id, sizeof thread_id, "long_%zu", events);
 
     oairun_client *client = NULL;
-    oairun_error *err = NULL;
-    if (oairun_client_new(NULL, &client, &err) != OAIRUN_OK) {
-        fprintf(stderr, "scale: %s\n", oairun_error_message(err));
-        oairun_error_free(err);
-        return 1;
-    }
-    oairun_tool_outputs *outputs = oairun_tool_outputs_new();
-    oairun_tool_outputs_add(outputs, "call_001", "70 degrees and sunny.");
+    oairun_tool_outputs *outputs = NULL;
+    if (!bench_client("scale", &client, &outputs)) return 1;
     struct stream *streams = (struct stream *)calloc(count, sizeof *streams);
     for (size_t i = 0; i < count; i++) {
         streams[i].client = client;
