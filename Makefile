@@ -19,7 +19,7 @@ SANITIZE := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-r
 
 C_TESTS  := $(basename $(notdir $(wildcard tests/c/test_*.c)))
 
-.PHONY: build examples demo test test-rust test-c test-python clean
+.PHONY: build examples demo test test-rust test-c test-python bench clean
 
 build:
 	$(CARGO) build --workspace
@@ -53,6 +53,10 @@ test-c: build
 # The Python binding's tests start their own test server (bindings/python/tests/conftest.py).
 test-python: build
 	python3 -m pytest -q -p no:cacheprovider bindings/python/tests
+
+# The benchmark (release build; not part of make test): see README, Performance.
+bench:
+	bench/run
 
 clean:
 	$(CARGO) clean

@@ -280,19 +280,21 @@ impl EventBuilder {
         };
         match name {
             b"data" => {
-                let value = String::from_utf8_lossy(value);
                 self.data.reserve(value.len() + 1);
-                self.data.push_str(&value);
+                push_lossy(&mut self.data, value);
                 self.data.push('\n');
             }
             b"event" => {
                 self.event_type.clear();
-                self.event_type.push_str(&String::from_utf8_lossy(value));
+                // One spare byte: the event layer appends a NUL to the name (to lend it to C
+                // without copying), which then needs no reallocation.
+                self.event_type.reserve(value.len() + 1);
+                push_lossy(&mut self.event_type, value);
             }
             // An id holding U+0000 NULL is ignored.
             b"id" if !value.contains(&0) => {
                 self.last_id.clear();
-                self.last_id.push_str(&String::from_utf8_lossy(value));
+                push_lossy(&mut self.last_id, value);
             }
             b"retry" => {
                 if let Some(retry) = parse_retry(value) {
@@ -332,6 +334,17 @@ impl EventBuilder {
 
     fn capacity(&self) -> usize {
         self.data.capacity() + self.event_type.capacity() + self.last_id.capacity()
+    }
+}
+
+/// Appends `bytes` decoded as UTF-8, each invalid sequence replaced by U+FFFD.
+///
+/// Valid input, nearly all of it, goes through `str::from_utf8`, which checks ASCII a word at
+/// a time; `String::from_utf8_lossy` walks every byte, and was the decoder's largest cost.
+fn push_lossy(out: &mut String, bytes: &[u8]) {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => out.push_str(text),
+        Err(_) => out.push_str(&String::from_utf8_lossy(bytes)),
     }
 }
 

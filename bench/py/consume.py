@@ -1,0 +1,127 @@
+"""The benchmark's Python consumers: one streamed submission, the assistant text reassembled
+from the thread.message.delta events and checked against the expected text.
+
+    python consume.py oairun|openai throughput|latency N
+
+`oairun` uses the oairun binding (`Client.submit_tool_outputs(..., stream=True)`), `openai`
+the official SDK (`client.beta.threads.runs.submit_tool_outputs(..., stream=True)`). Both read
+the server and key from OPENAI_BASE_URL and OPENAI_API_KEY. `throughput` reads `long_N`;
+`latency` reads `slow_1_N`, where the server writes one delta per millisecond with its
+CLOCK_REALTIME write time in "sent_ns", and the time is read again as the loop receives each
+event. Prints one JSON line; exits 1 when the stream fails or the text is wrong.
+"""
+
+import json
+import math
+import sys
+import time
+import warnings
+
+# The generator the test server documents (oairun_testserver::long_text): delta i carries
+# word i % 18 of this cycle.
+LONG_WORDS = [
+    "The", " quick", ' "brown"', " fox", " jumps", " over", " the", " lazy", " dog",
+    " \u2014", " caf\u00e9", " na\u00efve", " \u65e5\u672c", " back\\slash", " tab\there",
+    " \U0001f980", ".", "\n",
+]
+
+OUTPUTS = [{"tool_call_id": "call_001", "output": "70 degrees and sunny."}]
+
+
+def peak_rss_kib():
+    """VmHWM: unlike getrusage's ru_maxrss, not carried over exec from the parent."""
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("VmHWM:"))
+
+
+def expected_text(n):
+    return "".join(LONG_WORDS[i % len(LONG_WORDS)] for i in range(n))
+
+
+def oairun_stream(thread_id):
+    from oairun import Client
+
+    client = Client()
+
+    def events():
+        stream = client.submit_tool_outputs(
+            "run_bench", thread_id=thread_id, tool_outputs=OUTPUTS, stream=True
+        )
+        for event in stream:
+            if event.event == "thread.message.delta":
+                data = event.data
+                yield data["delta"]["content"][0]["text"]["value"], data.get("sent_ns")
+
+    return events
+
+
+def openai_stream(thread_id):
+    import openai
+
+    warnings.simplefilter("ignore", DeprecationWarning)  # the Assistants API is deprecated
+    client = openai.OpenAI()
+
+    def events():
+        stream = client.beta.threads.runs.submit_tool_outputs(
+            thread_id=thread_id, run_id="run_bench", tool_outputs=OUTPUTS, stream=True
+        )
+        for event in stream:
+            if event.event == "thread.message.delta":
+                data = event.data
+                for block in data.delta.content or []:
+                    if block.type == "text" and block.text is not None:
+                        yield block.text.value or "", getattr(data, "sent_ns", None)
+
+    return events
+
+
+def main():
+    if len(sys.argv) != 4 or sys.argv[1] not in ("oairun", "openai") or sys.argv[2] not in (
+        "throughput",
+        "latency",
+    ):
+        sys.exit("usage: consume.py oairun|openai throughput|latency N")
+    client, mode, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    thread_id = f"long_{n}" if mode == "throughput" else f"slow_1_{n}"
+    events = (oairun_stream if client == "oairun" else openai_stream)(thread_id)
+
+    parts = []
+    latencies = []
+    start = time.perf_counter()
+    if mode == "throughput":
+        for value, _ in events():
+            parts.append(value)
+    else:
+        for value, sent_ns in events():
+            latencies.append(time.time_ns() - int(sent_ns))
+            parts.append(value)
+    text = "".join(parts)
+    seconds = time.perf_counter() - start
+
+    ok = len(parts) == n and text == expected_text(n)
+    if not ok:
+        print(f"consume.py: {len(parts)} deltas (expected {n}); text matches: "
+              f"{text == expected_text(n)}", file=sys.stderr)
+    result = {
+        "client": client,
+        "mode": mode,
+        "n": n,
+        "ok": ok,
+        "seconds": seconds,
+        "text_bytes": len(text.encode()),
+        "peak_rss_kib": peak_rss_kib(),
+    }
+    if latencies:
+        latencies.sort()
+
+        def quantile(q):
+            rank = min(len(latencies), max(1, math.ceil(q * len(latencies))))
+            return latencies[rank - 1] / 1000.0
+
+        result.update(p50_us=quantile(0.50), p99_us=quantile(0.99), max_us=latencies[-1] / 1000.0)
+    print(json.dumps(result))
+    sys.exit(0 if ok else 1)
+
+
+if __name__ == "__main__":
+    main()
