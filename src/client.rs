@@ -412,6 +412,10 @@ impl Inner {
     /// body ends, fails, or the sink closes (then the response is dropped, which closes the
     /// connection).
     pub(crate) async fn pump(&self, request: reqwest::RequestBuilder, mut sink: impl Sink) {
+        #[cfg(test)]
+        if let Some(built) = request.try_clone().and_then(|r| r.build().ok()) {
+            crate::test_hooks::panic_at("network", built.url().path());
+        }
         let mut response = match self.open_stream(request).await {
             Ok(response) => response,
             Err(error) => {

@@ -16,6 +16,8 @@ mod retry;
 mod runtime;
 pub mod sse;
 mod submission;
+#[cfg(test)]
+mod test_hooks;
 mod tool_outputs;
 
 pub use client::{Client, EventStream};

@@ -305,3 +305,28 @@ fn many_streams_at_once_on_few_threads() {
         .collect();
     assert!(threads.len() <= 4, "{threads:?}");
 }
+
+#[test]
+fn a_panicking_callback_ends_its_stream_with_internal_and_the_lanes_go_on() {
+    let server = TestServer::start();
+    let client = client(&server);
+    let submission = client
+        .submit_tool_outputs_stream_start("thread_abc", "run_123", &outputs(), |event| {
+            if event.name() == "thread.message.created" {
+                panic!("deliberate panic in a callback");
+            }
+            true
+        })
+        .unwrap();
+    let err = submission.wait().unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Internal);
+    assert!(
+        err.message().contains("deliberate panic in a callback"),
+        "{err}"
+    );
+    // Every lane still runs callbacks.
+    for _ in 0..8 {
+        let (submission, _) = start_recording(&client, "thread_abc");
+        submission.wait().unwrap();
+    }
+}
