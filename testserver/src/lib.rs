@@ -182,7 +182,8 @@ impl TestServer {
             .collect()
     }
 
-    /// How many requests are being answered right now: a stalled answer counts until the
+    /// How many requests are being answered right now (control requests excluded; also
+    /// `GET /_test/answering`): a stalled answer counts until the
     /// client goes away, so this shows that a client dropped its connection.
     pub fn answers_in_progress(&self) -> usize {
         self.shared.answering()

@@ -157,15 +157,6 @@ async fn refuse(conn: &mut Conn, shared: &Shared, status: u16, message: &str, he
 
 /// Answers one complete request.
 async fn handle(conn: &mut Conn, shared: &Shared, request: Request) -> After {
-    /// Counts the answer in progress until it is dropped, however the answer ends.
-    struct Answering<'a>(&'a AtomicUsize);
-    impl Drop for Answering<'_> {
-        fn drop(&mut self) {
-            self.0.fetch_sub(1, Ordering::SeqCst);
-        }
-    }
-    shared.answering.fetch_add(1, Ordering::SeqCst);
-    let _answering = Answering(&shared.answering);
     let mut ex = Exchange::new(conn, &request, shared.next_request_id());
     let close = ex.close;
     let result = route(&mut ex, shared, &request).await;
@@ -183,6 +174,15 @@ async fn route(ex: &mut Exchange<'_>, shared: &Shared, request: &Request) -> io:
     if is_control(path) {
         return control(ex, shared, &head.method, path).await;
     }
+    /// Counts the answer in progress until it is dropped, however the answer ends.
+    struct Answering<'a>(&'a AtomicUsize);
+    impl Drop for Answering<'_> {
+        fn drop(&mut self) {
+            self.0.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+    shared.answering.fetch_add(1, Ordering::SeqCst);
+    let _answering = Answering(&shared.answering);
     let ids = route_ids(path);
     // Recorded before answering, so a test sees the request even if the answer never comes.
     shared.record(head, request.body.clone(), ids.clone());
@@ -241,7 +241,8 @@ fn is_control(path: &str) -> bool {
     path.starts_with("/_test/")
 }
 
-/// `GET /_test/requests` and `POST /_test/reset`, for clients outside this process.
+/// `GET /_test/requests`, `GET /_test/answering` (requests being answered, control requests
+/// excluded) and `POST /_test/reset`, for clients outside this process.
 async fn control(
     ex: &mut Exchange<'_>,
     shared: &Shared,
@@ -269,11 +270,16 @@ async fn control(
             ex.send(200, "application/json", body.as_bytes(), &[])
                 .await?;
         }
+        ("GET", "/_test/answering") => {
+            let body = serde_json::json!({ "answering": shared.answering() }).to_string();
+            ex.send(200, "application/json", body.as_bytes(), &[])
+                .await?;
+        }
         ("POST", "/_test/reset") => {
             shared.clear();
             ex.send_empty(204).await?;
         }
-        (_, "/_test/requests" | "/_test/reset") => {
+        (_, "/_test/requests" | "/_test/reset" | "/_test/answering") => {
             let message = format!("Method {method} not allowed for {path}");
             ex.error(405, &message, "invalid_request_error", None, None, &[])
                 .await?;

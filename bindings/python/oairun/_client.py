@@ -108,6 +108,9 @@ class Client:
     (``OPENAI_API_KEY``, ``OPENAI_BASE_URL``, ``OPENAI_ORG_ID``, ``OPENAI_PROJECT_ID``), then
     the defaults (``https://api.openai.com/v1``). ``timeout`` (seconds) limits connecting, a
     whole synchronous call, and each silence in a stream, as a plain number does in the SDK.
+    ``connect_timeout`` and ``read_timeout`` (seconds), when given, replace ``timeout`` for
+    connecting and for each silence in a stream; the library's defaults are 600 s overall,
+    5 s to connect and 600 s of silence.
     ``max_retries`` (default 2, 0 disables) retries connection failures, timeouts, 408, 409,
     429 and 5xx as the SDK does.
     ``default_headers`` are sent with every request (a standard header of the same name is
@@ -127,6 +130,9 @@ class Client:
         timeout: Optional[float] = None,
         max_retries: Optional[int] = None,
         default_headers: Optional[Mapping[str, str]] = None,
+        *,
+        connect_timeout: Optional[float] = None,
+        read_timeout: Optional[float] = None,
     ) -> None:
         self._ptr = c_void_p()
         # The C contract: no call may be in progress when the client is freed. Calls are
@@ -135,6 +141,10 @@ class Client:
         self._calls = 0
         self._closed = False
         timeout_ms = _ms("timeout", timeout)
+        connect_ms = _ms("connect_timeout", connect_timeout)
+        read_ms = _ms("read_timeout", read_timeout)
+        connect_ms = timeout_ms if connect_ms is None else connect_ms
+        read_ms = timeout_ms if read_ms is None else read_ms
         if max_retries is not None:
             if isinstance(max_retries, bool) or not isinstance(max_retries, int):
                 raise TypeError(f"max_retries must be an int, not {type(max_retries).__name__}")
@@ -155,8 +165,12 @@ class Client:
                     self._set(setter(options, _encode(name, value)), name)
             if timeout_ms is not None:
                 self._set(lib.oairun_client_options_set_timeout_ms(options, timeout_ms), "timeout")
-                self._set(lib.oairun_client_options_set_read_timeout_ms(options, timeout_ms), "timeout")
-                self._set(lib.oairun_client_options_set_connect_timeout_ms(options, timeout_ms), "timeout")
+            if read_ms is not None:
+                self._set(lib.oairun_client_options_set_read_timeout_ms(options, read_ms), "read_timeout")
+            if connect_ms is not None:
+                self._set(
+                    lib.oairun_client_options_set_connect_timeout_ms(options, connect_ms), "connect_timeout"
+                )
             if max_retries is not None:
                 self._set(lib.oairun_client_options_set_max_retries(options, max_retries), "max_retries")
             for name, value in (default_headers or {}).items():
@@ -293,12 +307,16 @@ def _stream_blocking(
 
 
 class _Shared:
-    """What a stream's network thread and its consumer share (never the Stream itself, so
-    that dropping the Stream lets it be collected, which cancels the stream)."""
+    """What a stream's threads and its consumer share (never the Stream itself, so that
+    dropping the Stream lets it be collected, which cancels the stream)."""
 
     def __init__(self) -> None:
         self.queue: "queue.Queue[Any]" = queue.Queue(maxsize=_QUEUE_EVENTS)
         self.cancelled = threading.Event()
+        # The oairun_stream handle while the stream runs; guarded so that cancel() never
+        # uses a freed handle.
+        self.handle: Optional[int] = None
+        self.handle_lock = threading.Lock()
 
     def put(self, item: Any) -> bool:
         """Queues an item unless the consumer has gone; returns False if it has."""
@@ -309,6 +327,49 @@ class _Shared:
             except queue.Full:
                 continue
         return False
+
+    def cancel(self) -> None:
+        """Ends the stream from any thread: the callback stops queueing, and the library drops
+        the connection."""
+        self.cancelled.set()
+        with self.handle_lock:
+            if self.handle is not None:
+                # ctypes releases the GIL for the call, so a callback it waits for can finish.
+                _ffi.lib.oairun_stream_cancel(self.handle)
+
+
+def _stream_started(
+    client: c_void_p,
+    thread: bytes,
+    run: bytes,
+    outputs: c_void_p,
+    deliver: Callable[[int], bool],
+    shared: _Shared,
+) -> None:
+    """Starts the stream through the non-blocking API and waits for its outcome on this thread;
+    ``deliver(event_ptr)`` runs on an oairun callback thread and returns True to stop."""
+    with _ffi.registered(deliver) as handle:
+        error = c_void_p()
+        stream = c_void_p()
+        status = _ffi.lib.oairun_submit_tool_outputs_stream_start(
+            client, thread, run, outputs, _ffi.trampoline, handle.handle, byref(stream), byref(error)
+        )
+        _check(status, error)
+        with shared.handle_lock:
+            shared.handle = stream.value
+        if shared.cancelled.is_set():  # closed before the handle was known
+            _ffi.lib.oairun_stream_cancel(stream)
+        try:
+            status = _ffi.lib.oairun_stream_wait(stream, byref(error))
+        finally:
+            with shared.handle_lock:
+                shared.handle = None
+                _ffi.lib.oairun_stream_free(stream)
+        if handle.record.exception is not None:
+            if error.value:
+                _ffi.lib.oairun_error_free(error)
+            raise handle.record.exception
+        _check(status, error)
 
 
 _END = object()
@@ -325,12 +386,13 @@ class Stream:
     The background thread's callback then returns "stop" at the next event, the library drops
     the connection and returns ``OAIRUN_CANCELLED``, and the thread ends.
 
-    Limitation: the C API has no cross-thread cancel yet, so a stream the server has gone
-    silent on stops only at its next byte or when the client's ``timeout`` runs out.
-
-    The C call runs on a background daemon thread (``oairun-stream``); events wait in a
+    The stream runs through oairun's non-blocking API (``oairun_submit_tool_outputs_stream_start``):
+    ``close()`` calls ``oairun_stream_cancel``, which drops the connection at once, even while
+    the server is silent. A background daemon thread (``oairun-stream``) starts the stream and
+    waits for its outcome; the events are delivered on an oairun callback thread into a
     bounded queue, so a consumer that stops reading slows the server down instead of growing
-    memory.
+    memory (while the queue is full, that oairun callback thread waits with it, holding up
+    the callbacks of other non-blocking submissions it serves).
     """
 
     def __init__(self, owner: Client, thread: bytes, run: bytes, tool_outputs: Any) -> None:
@@ -338,19 +400,19 @@ class Stream:
         outputs = _Outputs(tool_outputs)
         outputs.__enter__()  # bad outputs raise here, before the thread starts
         try:
-            client = owner._acquire()  # released by the thread when the C call has returned
+            client = owner._acquire()  # released by the thread when the stream has ended
         except BaseException:
             outputs.__exit__(None, None, None)
             raise
 
-        # The thread refers to the client and the shared queue, never to the Stream, so that
+        # The thread refers to the client and the shared state, never to the Stream, so that
         # dropping the Stream lets it be collected, which cancels the stream.
         def run_stream() -> None:
             try:
                 def deliver(event_ptr: int) -> bool:
                     return not shared.put(Event(*_ffi.event_fields(event_ptr)))
 
-                _stream_blocking(client, thread, run, outputs.ptr, deliver)
+                _stream_started(client, thread, run, outputs.ptr, deliver, shared)
                 shared.put(_END)
             except BaseException as exc:  # noqa: B902 - handed to the consumer
                 shared.put(exc)
@@ -401,10 +463,11 @@ class Stream:
         raise StopIteration
 
     def close(self) -> None:
-        """Cancels the stream if it is still running, and ends the iteration. Idempotent; may
-        be called from any thread. Does not wait for the background thread (see :meth:`join`)."""
+        """Cancels the stream if it is still running (the connection is dropped at once), and
+        ends the iteration. Idempotent; may be called from any thread. Does not wait for the
+        background thread (see :meth:`join`)."""
         self._done = True
-        self._shared.cancelled.set()
+        self._shared.cancel()
 
     def join(self, timeout: Optional[float] = None) -> bool:
         """Waits up to ``timeout`` seconds (None: no limit) for the background thread to end;
@@ -419,5 +482,5 @@ class Stream:
         self.close()
 
     def __del__(self) -> None:
-        self._shared.cancelled.set()
+        self._shared.cancel()
 

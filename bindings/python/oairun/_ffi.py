@@ -132,6 +132,21 @@ _declare(
     c_void_p,
     POINTER(c_void_p),
 )
+_declare(
+    "oairun_submit_tool_outputs_stream_start",
+    c_int,
+    c_void_p,
+    c_char_p,
+    c_char_p,
+    c_void_p,
+    EVENT_CALLBACK,
+    c_void_p,
+    POINTER(c_void_p),
+    POINTER(c_void_p),
+)
+_declare("oairun_stream_cancel", None, c_void_p)
+_declare("oairun_stream_wait", c_int, c_void_p, POINTER(c_void_p))
+_declare("oairun_stream_free", None, c_void_p)
 _declare("oairun_event_name", c_char_p, c_void_p)
 _declare("oairun_event_data", c_void_p, c_void_p, POINTER(c_size_t))
 _declare("oairun_event_id", c_char_p, c_void_p)

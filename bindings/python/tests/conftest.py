@@ -31,6 +31,12 @@ class Server:
         with urllib.request.urlopen(self.root + "/_test/requests", timeout=10) as answer:
             return json.loads(answer.read())
 
+    def answering(self) -> int:
+        """How many requests the server is answering right now: a stalled answer counts until
+        the client drops its connection."""
+        with urllib.request.urlopen(self.root + "/_test/answering", timeout=10) as answer:
+            return int(json.load(answer)["answering"])
+
     def reset(self) -> None:
         request = urllib.request.Request(self.root + "/_test/reset", method="POST", data=b"")
         with urllib.request.urlopen(request, timeout=10):

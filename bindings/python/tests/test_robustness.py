@@ -139,16 +139,46 @@ def test_with_block_cancels(client):
     assert list(stream) == []
 
 
-def test_a_stalled_stream_left_early_ends_at_the_timeout(server):
-    # The documented limitation: no cross-thread cancel in the C API yet, so after the consumer
-    # leaves, the thread waits for the server's next byte, or for the read timeout.
-    with oairun.Client(api_key="k", base_url=server.base_url, timeout=0.5) as client:
+def test_a_stalled_stream_left_early_drops_its_connection_at_once(server):
+    with oairun.Client(api_key="k", base_url=server.base_url, timeout=30) as client:
         stream = client.submit_tool_outputs("r", thread_id="stall", tool_outputs=OUTPUTS, stream=True)
         start = time.monotonic()
         for _ in stream:
             break
-        assert stream.join(timeout=10)
-        assert time.monotonic() - start < 5
+        assert stream.join(timeout=5)
+        assert time.monotonic() - start < 2  # far below the 30 s timeout
+        _wait_until_not_answering(server)
+
+
+def _wait_until_not_answering(server, limit=5.0):
+    deadline = time.monotonic() + limit
+    while server.answering() > 0:
+        assert time.monotonic() < deadline, "the server still answers: the connection was kept"
+        time.sleep(0.01)
+
+
+def test_cancel_from_another_thread_during_a_stall(server):
+    with oairun.Client(api_key="k", base_url=server.base_url, timeout=30) as client:
+        stream = client.submit_tool_outputs("r", thread_id="stall", tool_outputs=OUTPUTS, stream=True)
+        it = iter(stream)
+        first_two = [next(it), next(it)]  # the stall scenario sends two events, then nothing
+        assert len(first_two) == 2
+        closed_at = []
+
+        def close_later():
+            time.sleep(0.2)
+            closed_at.append(time.monotonic())
+            stream.close()
+
+        closer = threading.Thread(target=close_later)
+        closer.start()
+        rest = list(it)  # blocks in the stall until the other thread closes
+        ended = time.monotonic()
+        closer.join()
+        assert rest == []
+        assert ended - closed_at[0] < 0.1, ended - closed_at[0]
+        assert stream.join(timeout=1)
+        _wait_until_not_answering(server)
 
 
 def test_stall_headers_times_out_when_streamed(server):
@@ -317,3 +347,16 @@ def test_library_lookup_order(tmp_path, monkeypatch):
     _touch(chosen, 1)
     monkeypatch.setenv("OAIRUN_LIBRARY", str(chosen))
     assert _ffi.find_library(package) == chosen
+
+
+def test_read_timeout_alone_limits_a_stream_silence(server):
+    # The overall timeout stays long; only the silence limit is short.
+    with oairun.Client(api_key="k", base_url=server.base_url, timeout=30, read_timeout=0.3) as client:
+        start = time.monotonic()
+        with pytest.raises(oairun.APITimeoutError):
+            list(client.submit_tool_outputs("r", thread_id="stall", tool_outputs=OUTPUTS, stream=True))
+        assert time.monotonic() - start < 0.6 + 1.0  # 2x the setting, plus the two events' time
+    with pytest.raises(ValueError):
+        oairun.Client(api_key="k", base_url=server.base_url, connect_timeout=-1)
+    with pytest.raises(TypeError):
+        oairun.Client(api_key="k", base_url=server.base_url, read_timeout="soon")
