@@ -355,7 +355,7 @@ def test_read_timeout_alone_limits_a_stream_silence(server):
         start = time.monotonic()
         with pytest.raises(oairun.APITimeoutError):
             list(client.submit_tool_outputs("r", thread_id="stall", tool_outputs=OUTPUTS, stream=True))
-        assert time.monotonic() - start < 0.6 + 1.0  # 2x the setting, plus the two events' time
+        assert time.monotonic() - start < 0.6 + 1.0  # 2x the setting, with 1 s of slack for a loaded machine
     with pytest.raises(ValueError):
         oairun.Client(api_key="k", base_url=server.base_url, connect_timeout=-1)
     with pytest.raises(TypeError):
