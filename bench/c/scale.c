@@ -4,15 +4,12 @@
  *
  *   scale STREAMS EVENTS
  *
- * For now each stream is one program thread blocked in oairun_submit_tool_outputs_stream.
- * When the non-blocking API lands, only start_streams() and wait_streams() change: start each
- * stream with oairun_submit_tool_outputs_stream_start, then oairun_stream_wait and
- * oairun_stream_free each one; the program then has no threads of its own but main.
- *
- * While the streams run, the main thread samples /proc/self/status. The program's own threads
- * (main plus one per stream) all live until every stream is over, so the library's threads are
- * the peak of `Threads` minus that constant. Prints one JSON line; exits non-zero unless every
- * stream completed with the right text.
+ * Every stream is started with the non-blocking API (oairun_submit_tool_outputs_stream_start):
+ * its callbacks run on oairun's callback threads, and main waits for each with
+ * oairun_stream_wait. While the streams run, a sampler thread reads /proc/self/status; the
+ * program's own threads are main and the sampler, so the library's threads are the peak of
+ * `Threads` minus 2. Prints one JSON line; exits non-zero unless every stream completed with
+ * the right text.
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -31,8 +28,6 @@ struct stream {
     int bad_delta;
 };
 
-static atomic_size_t finished;
-static pthread_barrier_t all_started, all_sampled;
 
 static int on_event(const oairun_event *event, void *user_data) {
     struct stream *s = (struct stream *)user_data;
@@ -45,55 +40,59 @@ static int on_event(const oairun_event *event, void *user_data) {
     return 0;
 }
 
-static void run_stream(struct stream *s) {
-    oairun_error *err = NULL;
-    s->status = oairun_submit_tool_outputs_stream(s->client, s->thread_id, "run_scale",
-                                                  s->outputs, on_event, s, &err);
-    if (s->status != OAIRUN_OK) {
-        fprintf(stderr, "scale: %s: %s\n", oairun_status_str(s->status),
-                oairun_error_message(err));
-        oairun_error_free(err);
-    }
-    atomic_fetch_add(&finished, 1);
-}
+static oairun_stream **handles;
+static atomic_int sampling = 1;
+static long peak_threads;
+static pthread_t sampler;
 
-static void *stream_thread(void *arg) {
-    pthread_barrier_wait(&all_started);
-    run_stream((struct stream *)arg);
-    /* Stay alive until main has taken its last sample, so the program's thread count is
-     * constant while it samples. */
-    pthread_barrier_wait(&all_sampled);
+static void *sample(void *arg) {
+    (void)arg;
+    while (atomic_load(&sampling)) {
+        long t = status_field("Threads");
+        if (t > peak_threads) peak_threads = t;
+        usleep(1000);
+    }
     return NULL;
 }
 
-static pthread_t *threads;
-
 static int start_streams(struct stream *streams, size_t count) {
-    threads = (pthread_t *)calloc(count, sizeof *threads);
-    pthread_attr_t attr;
-    pthread_attr_init(&attr);
-    /* The callback and oairun's blocking wait need little stack; 1,000 default 8 MiB stacks
-     * would cost address space, not RSS, but there is no reason to reserve it. */
-    pthread_attr_setstacksize(&attr, 256 * 1024);
+    if (pthread_create(&sampler, NULL, sample, NULL) != 0) return 0;
+    handles = (oairun_stream **)calloc(count, sizeof *handles);
     for (size_t i = 0; i < count; i++) {
-        if (pthread_create(&threads[i], &attr, stream_thread, &streams[i]) != 0) {
-            perror("pthread_create");
+        oairun_error *err = NULL;
+        struct stream *s = &streams[i];
+        s->status = oairun_submit_tool_outputs_stream_start(
+            s->client, s->thread_id, "run_scale", s->outputs, on_event, s, &handles[i], &err);
+        if (s->status != OAIRUN_OK) {
+            fprintf(stderr, "scale: start: %s\n", oairun_error_message(err));
+            oairun_error_free(err);
             return 0;
         }
     }
-    pthread_attr_destroy(&attr);
-    pthread_barrier_wait(&all_started);
     return 1;
 }
 
-static void wait_streams(size_t count) {
-    pthread_barrier_wait(&all_sampled);
-    for (size_t i = 0; i < count; i++) pthread_join(threads[i], NULL);
-    free(threads);
+static void wait_streams(struct stream *streams, size_t count) {
+    for (size_t i = 0; i < count; i++) {
+        oairun_error *err = NULL;
+        streams[i].status = oairun_stream_wait(handles[i], &err);
+        if (streams[i].status != OAIRUN_OK) {
+            fprintf(stderr, "scale: %s: %s\n", oairun_status_str(streams[i].status),
+                    oairun_error_message(err));
+            oairun_error_free(err);
+        }
+        oairun_stream_free(handles[i]);
+    }
+    free(handles);
+    atomic_store(&sampling, 0);
+    pthread_join(sampler, NULL);
 }
 
-/* The program's own threads while the streams run: main and one per stream. */
-static size_t own_threads(size_t count) { return 1 + count; }
+/* The program's own threads while the streams run: main and the sampler. */
+static size_t own_threads(size_t count) {
+    (void)count;
+    return 2;
+}
 
 int main(int argc, char **argv) {
     if (argc != 3) {
@@ -115,22 +114,12 @@ int main(int argc, char **argv) {
         streams[i].thread_id = thread_id;
         streams[i].check.total_words = events;
     }
-    pthread_barrier_init(&all_started, NULL, (unsigned)count + 1);
-    pthread_barrier_init(&all_sampled, NULL, (unsigned)count + 1);
 
     long base_threads = status_field("Threads");
     double start = mono_seconds();
     if (!start_streams(streams, count)) return 1;
-    long peak_threads = 0;
-    for (;;) {
-        int last = atomic_load(&finished) == count;
-        long t = status_field("Threads");
-        if (t > peak_threads) peak_threads = t;
-        if (last) break;
-        usleep(1000);
-    }
+    wait_streams(streams, count);
     double seconds = mono_seconds() - start;
-    wait_streams(count);
 
     size_t completed = 0;
     for (size_t i = 0; i < count; i++) {
