@@ -314,9 +314,10 @@ class _Shared:
         self.queue: "queue.Queue[Any]" = queue.Queue(maxsize=_QUEUE_EVENTS)
         self.cancelled = threading.Event()
         # The oairun_stream handle while the stream runs; guarded so that cancel() never
-        # uses a freed handle.
+        # uses a freed handle. Re-entrant: a garbage collection on the stream's own thread,
+        # inside the guarded block, may run a Stream's __del__, which cancels.
         self.handle: Optional[int] = None
-        self.handle_lock = threading.Lock()
+        self.handle_lock = threading.RLock()
 
     def put(self, item: Any) -> bool:
         """Queues an item unless the consumer has gone; returns False if it has."""
