@@ -225,8 +225,25 @@ class CallbackRecord:
         self.exception: Optional[BaseException] = None
 
 
+# Threads Python did not start (oairun's callback threads) get a Python thread state from
+# ctypes for each callback, which it creates and destroys around the call: most of the cost of
+# a callback. One extra PyGILState_Ensure, never released, keeps the thread's state for good;
+# ctypes' own Ensure/Release pair then only takes and gives back the GIL.
+_kept = threading.local()
+_gil_state_ensure = ctypes.pythonapi.PyGILState_Ensure
+_gil_state_ensure.restype = c_int
+_gil_state_ensure.argtypes = []
+
+
+def _keep_thread_state() -> None:
+    if not getattr(_kept, "done", False):
+        _gil_state_ensure()  # the GIL is held: this only raises the thread state's count
+        _kept.done = True
+
+
 @EVENT_CALLBACK
 def _trampoline(event: int, user_data: Optional[int]) -> int:
+    _keep_thread_state()
     record = _handles.get(user_data or 0)
     if record is None:
         return 1
