@@ -294,9 +294,11 @@ impl Client {
 impl Inner {
     async fn finish_sync(self: Arc<Self>, request: reqwest::RequestBuilder) -> Result<String> {
         let mut response = self.send(request, false).await?;
-        let body = read_capped(&mut response, self.max_response_bytes).await?;
         let http = (response.status().as_u16(), request_id(&response));
         let with_http = |e: Error| e.with_http(http.0, http.1.clone());
+        let body = read_capped(&mut response, self.max_response_bytes)
+            .await
+            .map_err(with_http)?;
         match serde_json::from_slice::<serde_json::Value>(&body) {
             Ok(serde_json::Value::Object(_)) => {}
             Ok(_) => {

@@ -294,6 +294,9 @@ fn answers_that_are_not_what_the_endpoint_returns_are_protocol_errors() {
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Protocol);
     assert!(err.message().contains("cap"), "{}", err.message());
+    // The answer's status and request id are known before its body: the error carries them.
+    assert_eq!(err.http_status(), Some(200));
+    assert!(err.request_id().is_some_and(|id| id.starts_with("req_")));
 
     // One 9 MiB event against the default 8 MiB event cap.
     let (events, result) = stream(&client, "big_9");
