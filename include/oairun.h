@@ -21,6 +21,348 @@
 #include <stdint.h>
 
 /**
+ * What kind an event is, from its name (`oairun_event_kind`). Numbers are fixed forever;
+ * new names are added at the end, and until then arrive as `OAIRUN_KIND_UNKNOWN`. The
+ * Assistants names are numbered from 1, the Responses types from 100; each constant is
+ * the name upper-cased, dots as underscores (generated from src/api/*.events).
+ */
+typedef enum {
+  /**
+   * A name this version does not know (read it with `oairun_event_name`).
+   */
+  OAIRUN_KIND_UNKNOWN = 0,
+  /**
+   * `thread.created`
+   */
+  OAIRUN_KIND_THREAD_CREATED = 1,
+  /**
+   * `thread.run.created`
+   */
+  OAIRUN_KIND_THREAD_RUN_CREATED = 2,
+  /**
+   * `thread.run.queued`
+   */
+  OAIRUN_KIND_THREAD_RUN_QUEUED = 3,
+  /**
+   * `thread.run.in_progress`
+   */
+  OAIRUN_KIND_THREAD_RUN_IN_PROGRESS = 4,
+  /**
+   * `thread.run.requires_action`
+   */
+  OAIRUN_KIND_THREAD_RUN_REQUIRES_ACTION = 5,
+  /**
+   * `thread.run.completed`
+   */
+  OAIRUN_KIND_THREAD_RUN_COMPLETED = 6,
+  /**
+   * `thread.run.incomplete`
+   */
+  OAIRUN_KIND_THREAD_RUN_INCOMPLETE = 7,
+  /**
+   * `thread.run.failed`
+   */
+  OAIRUN_KIND_THREAD_RUN_FAILED = 8,
+  /**
+   * `thread.run.cancelling`
+   */
+  OAIRUN_KIND_THREAD_RUN_CANCELLING = 9,
+  /**
+   * `thread.run.cancelled`
+   */
+  OAIRUN_KIND_THREAD_RUN_CANCELLED = 10,
+  /**
+   * `thread.run.expired`
+   */
+  OAIRUN_KIND_THREAD_RUN_EXPIRED = 11,
+  /**
+   * `thread.run.step.created`
+   */
+  OAIRUN_KIND_THREAD_RUN_STEP_CREATED = 12,
+  /**
+   * `thread.run.step.in_progress`
+   */
+  OAIRUN_KIND_THREAD_RUN_STEP_IN_PROGRESS = 13,
+  /**
+   * `thread.run.step.delta`
+   */
+  OAIRUN_KIND_THREAD_RUN_STEP_DELTA = 14,
+  /**
+   * `thread.run.step.completed`
+   */
+  OAIRUN_KIND_THREAD_RUN_STEP_COMPLETED = 15,
+  /**
+   * `thread.run.step.failed`
+   */
+  OAIRUN_KIND_THREAD_RUN_STEP_FAILED = 16,
+  /**
+   * `thread.run.step.cancelled`
+   */
+  OAIRUN_KIND_THREAD_RUN_STEP_CANCELLED = 17,
+  /**
+   * `thread.run.step.expired`
+   */
+  OAIRUN_KIND_THREAD_RUN_STEP_EXPIRED = 18,
+  /**
+   * `thread.message.created`
+   */
+  OAIRUN_KIND_THREAD_MESSAGE_CREATED = 19,
+  /**
+   * `thread.message.in_progress`
+   */
+  OAIRUN_KIND_THREAD_MESSAGE_IN_PROGRESS = 20,
+  /**
+   * `thread.message.delta`
+   */
+  OAIRUN_KIND_THREAD_MESSAGE_DELTA = 21,
+  /**
+   * `thread.message.completed`
+   */
+  OAIRUN_KIND_THREAD_MESSAGE_COMPLETED = 22,
+  /**
+   * `thread.message.incomplete`
+   */
+  OAIRUN_KIND_THREAD_MESSAGE_INCOMPLETE = 23,
+  /**
+   * `error`: Both endpoints: the server reports a failure; the call will return `OAIRUN_STREAM_ERROR`.
+   */
+  OAIRUN_KIND_ERROR = 24,
+  /**
+   * `done`: The last event of an Assistants stream, data `[DONE]`; the call will return `OAIRUN_OK`.
+   */
+  OAIRUN_KIND_DONE = 25,
+  /**
+   * `response.created`
+   */
+  OAIRUN_KIND_RESPONSE_CREATED = 100,
+  /**
+   * `response.queued`
+   */
+  OAIRUN_KIND_RESPONSE_QUEUED = 101,
+  /**
+   * `response.in_progress`
+   */
+  OAIRUN_KIND_RESPONSE_IN_PROGRESS = 102,
+  /**
+   * `response.completed`: The stream's last event: the call will return `OAIRUN_OK`.
+   */
+  OAIRUN_KIND_RESPONSE_COMPLETED = 103,
+  /**
+   * `response.incomplete`: The stream's last event (cut short, e.g. max_output_tokens): the call will return `OAIRUN_OK`.
+   */
+  OAIRUN_KIND_RESPONSE_INCOMPLETE = 104,
+  /**
+   * `response.failed`: The stream's last event: the call will return `OAIRUN_STREAM_ERROR`.
+   */
+  OAIRUN_KIND_RESPONSE_FAILED = 105,
+  /**
+   * `response.output_item.added`
+   */
+  OAIRUN_KIND_RESPONSE_OUTPUT_ITEM_ADDED = 106,
+  /**
+   * `response.output_item.done`
+   */
+  OAIRUN_KIND_RESPONSE_OUTPUT_ITEM_DONE = 107,
+  /**
+   * `response.content_part.added`
+   */
+  OAIRUN_KIND_RESPONSE_CONTENT_PART_ADDED = 108,
+  /**
+   * `response.content_part.done`
+   */
+  OAIRUN_KIND_RESPONSE_CONTENT_PART_DONE = 109,
+  /**
+   * `response.output_text.delta`
+   */
+  OAIRUN_KIND_RESPONSE_OUTPUT_TEXT_DELTA = 110,
+  /**
+   * `response.output_text.done`
+   */
+  OAIRUN_KIND_RESPONSE_OUTPUT_TEXT_DONE = 111,
+  /**
+   * `response.output_text.annotation.added`
+   */
+  OAIRUN_KIND_RESPONSE_OUTPUT_TEXT_ANNOTATION_ADDED = 112,
+  /**
+   * `response.refusal.delta`
+   */
+  OAIRUN_KIND_RESPONSE_REFUSAL_DELTA = 113,
+  /**
+   * `response.refusal.done`
+   */
+  OAIRUN_KIND_RESPONSE_REFUSAL_DONE = 114,
+  /**
+   * `response.function_call_arguments.delta`
+   */
+  OAIRUN_KIND_RESPONSE_FUNCTION_CALL_ARGUMENTS_DELTA = 115,
+  /**
+   * `response.function_call_arguments.done`
+   */
+  OAIRUN_KIND_RESPONSE_FUNCTION_CALL_ARGUMENTS_DONE = 116,
+  /**
+   * `response.custom_tool_call_input.delta`
+   */
+  OAIRUN_KIND_RESPONSE_CUSTOM_TOOL_CALL_INPUT_DELTA = 117,
+  /**
+   * `response.custom_tool_call_input.done`
+   */
+  OAIRUN_KIND_RESPONSE_CUSTOM_TOOL_CALL_INPUT_DONE = 118,
+  /**
+   * `response.reasoning_summary_part.added`
+   */
+  OAIRUN_KIND_RESPONSE_REASONING_SUMMARY_PART_ADDED = 119,
+  /**
+   * `response.reasoning_summary_part.done`
+   */
+  OAIRUN_KIND_RESPONSE_REASONING_SUMMARY_PART_DONE = 120,
+  /**
+   * `response.reasoning_summary_text.delta`
+   */
+  OAIRUN_KIND_RESPONSE_REASONING_SUMMARY_TEXT_DELTA = 121,
+  /**
+   * `response.reasoning_summary_text.done`
+   */
+  OAIRUN_KIND_RESPONSE_REASONING_SUMMARY_TEXT_DONE = 122,
+  /**
+   * `response.reasoning_text.delta`
+   */
+  OAIRUN_KIND_RESPONSE_REASONING_TEXT_DELTA = 123,
+  /**
+   * `response.reasoning_text.done`
+   */
+  OAIRUN_KIND_RESPONSE_REASONING_TEXT_DONE = 124,
+  /**
+   * `response.audio.delta`
+   */
+  OAIRUN_KIND_RESPONSE_AUDIO_DELTA = 125,
+  /**
+   * `response.audio.done`
+   */
+  OAIRUN_KIND_RESPONSE_AUDIO_DONE = 126,
+  /**
+   * `response.audio.transcript.delta`
+   */
+  OAIRUN_KIND_RESPONSE_AUDIO_TRANSCRIPT_DELTA = 127,
+  /**
+   * `response.audio.transcript.done`
+   */
+  OAIRUN_KIND_RESPONSE_AUDIO_TRANSCRIPT_DONE = 128,
+  /**
+   * `response.file_search_call.in_progress`
+   */
+  OAIRUN_KIND_RESPONSE_FILE_SEARCH_CALL_IN_PROGRESS = 129,
+  /**
+   * `response.file_search_call.searching`
+   */
+  OAIRUN_KIND_RESPONSE_FILE_SEARCH_CALL_SEARCHING = 130,
+  /**
+   * `response.file_search_call.completed`
+   */
+  OAIRUN_KIND_RESPONSE_FILE_SEARCH_CALL_COMPLETED = 131,
+  /**
+   * `response.web_search_call.in_progress`
+   */
+  OAIRUN_KIND_RESPONSE_WEB_SEARCH_CALL_IN_PROGRESS = 132,
+  /**
+   * `response.web_search_call.searching`
+   */
+  OAIRUN_KIND_RESPONSE_WEB_SEARCH_CALL_SEARCHING = 133,
+  /**
+   * `response.web_search_call.completed`
+   */
+  OAIRUN_KIND_RESPONSE_WEB_SEARCH_CALL_COMPLETED = 134,
+  /**
+   * `response.code_interpreter_call.in_progress`
+   */
+  OAIRUN_KIND_RESPONSE_CODE_INTERPRETER_CALL_IN_PROGRESS = 135,
+  /**
+   * `response.code_interpreter_call.interpreting`
+   */
+  OAIRUN_KIND_RESPONSE_CODE_INTERPRETER_CALL_INTERPRETING = 136,
+  /**
+   * `response.code_interpreter_call.completed`
+   */
+  OAIRUN_KIND_RESPONSE_CODE_INTERPRETER_CALL_COMPLETED = 137,
+  /**
+   * `response.code_interpreter_call_code.delta`
+   */
+  OAIRUN_KIND_RESPONSE_CODE_INTERPRETER_CALL_CODE_DELTA = 138,
+  /**
+   * `response.code_interpreter_call_code.done`
+   */
+  OAIRUN_KIND_RESPONSE_CODE_INTERPRETER_CALL_CODE_DONE = 139,
+  /**
+   * `response.image_generation_call.in_progress`
+   */
+  OAIRUN_KIND_RESPONSE_IMAGE_GENERATION_CALL_IN_PROGRESS = 140,
+  /**
+   * `response.image_generation_call.generating`
+   */
+  OAIRUN_KIND_RESPONSE_IMAGE_GENERATION_CALL_GENERATING = 141,
+  /**
+   * `response.image_generation_call.partial_image`
+   */
+  OAIRUN_KIND_RESPONSE_IMAGE_GENERATION_CALL_PARTIAL_IMAGE = 142,
+  /**
+   * `response.image_generation_call.completed`
+   */
+  OAIRUN_KIND_RESPONSE_IMAGE_GENERATION_CALL_COMPLETED = 143,
+  /**
+   * `response.mcp_call.in_progress`
+   */
+  OAIRUN_KIND_RESPONSE_MCP_CALL_IN_PROGRESS = 144,
+  /**
+   * `response.mcp_call.completed`
+   */
+  OAIRUN_KIND_RESPONSE_MCP_CALL_COMPLETED = 145,
+  /**
+   * `response.mcp_call.failed`
+   */
+  OAIRUN_KIND_RESPONSE_MCP_CALL_FAILED = 146,
+  /**
+   * `response.mcp_call_arguments.delta`
+   */
+  OAIRUN_KIND_RESPONSE_MCP_CALL_ARGUMENTS_DELTA = 147,
+  /**
+   * `response.mcp_call_arguments.done`
+   */
+  OAIRUN_KIND_RESPONSE_MCP_CALL_ARGUMENTS_DONE = 148,
+  /**
+   * `response.mcp_list_tools.in_progress`
+   */
+  OAIRUN_KIND_RESPONSE_MCP_LIST_TOOLS_IN_PROGRESS = 149,
+  /**
+   * `response.mcp_list_tools.completed`
+   */
+  OAIRUN_KIND_RESPONSE_MCP_LIST_TOOLS_COMPLETED = 150,
+  /**
+   * `response.mcp_list_tools.failed`
+   */
+  OAIRUN_KIND_RESPONSE_MCP_LIST_TOOLS_FAILED = 151,
+  /**
+   * `response.shell_call_command.added`
+   */
+  OAIRUN_KIND_RESPONSE_SHELL_CALL_COMMAND_ADDED = 152,
+  /**
+   * `response.shell_call_command.delta`
+   */
+  OAIRUN_KIND_RESPONSE_SHELL_CALL_COMMAND_DELTA = 153,
+  /**
+   * `response.shell_call_command.done`
+   */
+  OAIRUN_KIND_RESPONSE_SHELL_CALL_COMMAND_DONE = 154,
+  /**
+   * `response.shell_call_output_content.delta`
+   */
+  OAIRUN_KIND_RESPONSE_SHELL_CALL_OUTPUT_CONTENT_DELTA = 155,
+  /**
+   * `response.shell_call_output_content.done`
+   */
+  OAIRUN_KIND_RESPONSE_SHELL_CALL_OUTPUT_CONTENT_DONE = 156,
+} oairun_kind;
+
+
+/**
  * The result of every fallible oairun function. Numbers are fixed forever: new codes are only
  * ever added at the end, and a retired code stays reserved.
  */
@@ -64,48 +406,6 @@ typedef enum {
    */
   OAIRUN_INTERNAL = 8,
 } oairun_status;
-
-/**
- * What kind an event is, from its name. Numbers are fixed forever; new names are added at the
- * end, and until then arrive as `OAIRUN_KIND_UNKNOWN`.
- */
-typedef enum {
-  /**
-   * A name this version does not know (read it with `oairun_event_name`).
-   */
-  OAIRUN_KIND_UNKNOWN = 0,
-  OAIRUN_KIND_THREAD_CREATED = 1,
-  OAIRUN_KIND_THREAD_RUN_CREATED = 2,
-  OAIRUN_KIND_THREAD_RUN_QUEUED = 3,
-  OAIRUN_KIND_THREAD_RUN_IN_PROGRESS = 4,
-  OAIRUN_KIND_THREAD_RUN_REQUIRES_ACTION = 5,
-  OAIRUN_KIND_THREAD_RUN_COMPLETED = 6,
-  OAIRUN_KIND_THREAD_RUN_INCOMPLETE = 7,
-  OAIRUN_KIND_THREAD_RUN_FAILED = 8,
-  OAIRUN_KIND_THREAD_RUN_CANCELLING = 9,
-  OAIRUN_KIND_THREAD_RUN_CANCELLED = 10,
-  OAIRUN_KIND_THREAD_RUN_EXPIRED = 11,
-  OAIRUN_KIND_THREAD_RUN_STEP_CREATED = 12,
-  OAIRUN_KIND_THREAD_RUN_STEP_IN_PROGRESS = 13,
-  OAIRUN_KIND_THREAD_RUN_STEP_DELTA = 14,
-  OAIRUN_KIND_THREAD_RUN_STEP_COMPLETED = 15,
-  OAIRUN_KIND_THREAD_RUN_STEP_FAILED = 16,
-  OAIRUN_KIND_THREAD_RUN_STEP_CANCELLED = 17,
-  OAIRUN_KIND_THREAD_RUN_STEP_EXPIRED = 18,
-  OAIRUN_KIND_THREAD_MESSAGE_CREATED = 19,
-  OAIRUN_KIND_THREAD_MESSAGE_IN_PROGRESS = 20,
-  OAIRUN_KIND_THREAD_MESSAGE_DELTA = 21,
-  OAIRUN_KIND_THREAD_MESSAGE_COMPLETED = 22,
-  OAIRUN_KIND_THREAD_MESSAGE_INCOMPLETE = 23,
-  /**
-   * `error`: the server reports a failure; the call will return `OAIRUN_STREAM_ERROR`.
-   */
-  OAIRUN_KIND_ERROR = 24,
-  /**
-   * `done`: the last event, data `[DONE]`; the call will return `OAIRUN_OK`.
-   */
-  OAIRUN_KIND_DONE = 25,
-} oairun_kind;
 
 /**
  * How much oairun logs. Numbers are fixed forever.
