@@ -27,7 +27,8 @@ fn read_table(path: &Path) -> Vec<Kind> {
         .map(|line| {
             let mut parts = line.splitn(3, ' ');
             let number = parts.next().and_then(|n| n.parse().ok());
-            let number = number.unwrap_or_else(|| panic!("{}: bad number in {line:?}", path.display()));
+            let number =
+                number.unwrap_or_else(|| panic!("{}: bad number in {line:?}", path.display()));
             let name = parts.next().expect("a name").to_owned();
             let doc = parts.next().map(str::to_owned);
             Kind { number, name, doc }
@@ -49,7 +50,10 @@ fn camel(name: &str) -> String {
 
 /// `thread.run.in_progress` → `OAIRUN_KIND_THREAD_RUN_IN_PROGRESS`.
 fn c_name(name: &str) -> String {
-    format!("OAIRUN_KIND_{}", name.to_ascii_uppercase().replace('.', "_"))
+    format!(
+        "OAIRUN_KIND_{}",
+        name.to_ascii_uppercase().replace('.', "_")
+    )
 }
 
 fn rust_code(kinds: &[Kind]) -> String {
@@ -70,7 +74,13 @@ fn rust_code(kinds: &[Kind]) -> String {
          pub fn from_name(name: &str) -> EventKind {\n        match name {\n",
     );
     for kind in kinds {
-        writeln!(out, "            {:?} => EventKind::{},", kind.name, camel(&kind.name)).unwrap();
+        writeln!(
+            out,
+            "            {:?} => EventKind::{},",
+            kind.name,
+            camel(&kind.name)
+        )
+        .unwrap();
     }
     out.push_str("            _ => EventKind::Unknown,\n        }\n    }\n\n");
     out.push_str(
@@ -79,7 +89,13 @@ fn rust_code(kinds: &[Kind]) -> String {
          EventKind::Unknown => None,\n",
     );
     for kind in kinds {
-        writeln!(out, "            EventKind::{} => Some({:?}),", camel(&kind.name), kind.name).unwrap();
+        writeln!(
+            out,
+            "            EventKind::{} => Some({:?}),",
+            camel(&kind.name),
+            kind.name
+        )
+        .unwrap();
     }
     out.push_str("        }\n    }\n\n");
     out.push_str(
@@ -94,7 +110,13 @@ fn rust_code(kinds: &[Kind]) -> String {
          pub fn number(self) -> u32 {\n        match self {\n            EventKind::Unknown => 0,\n",
     );
     for kind in kinds {
-        writeln!(out, "            EventKind::{} => {},", camel(&kind.name), kind.number).unwrap();
+        writeln!(
+            out,
+            "            EventKind::{} => {},",
+            camel(&kind.name),
+            kind.number
+        )
+        .unwrap();
     }
     out.push_str("        }\n    }\n}\n");
     out
@@ -161,7 +183,11 @@ fn main() {
     }
     let mut seen = std::collections::HashSet::new();
     for kind in &kinds {
-        assert!(seen.insert(kind.number), "event kind number {} twice", kind.number);
+        assert!(
+            seen.insert(kind.number),
+            "event kind number {} twice",
+            kind.number
+        );
     }
     std::fs::write(out_dir.join("event_kinds.rs"), rust_code(&kinds)).expect("OUT_DIR is writable");
     let (rust_enum, c_text) = c_enum(&kinds);

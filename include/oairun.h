@@ -124,11 +124,11 @@ typedef enum {
    */
   OAIRUN_KIND_THREAD_MESSAGE_INCOMPLETE = 23,
   /**
-   * `error`: Both endpoints: the server reports a failure; the call will return `OAIRUN_STREAM_ERROR`.
+   * `error`: (both endpoints) the server reports a failure; the call will return `OAIRUN_STREAM_ERROR`.
    */
   OAIRUN_KIND_ERROR = 24,
   /**
-   * `done`: The last event of an Assistants stream, data `[DONE]`; the call will return `OAIRUN_OK`.
+   * `done`: the last event of an Assistants stream, data `[DONE]`; the call will return `OAIRUN_OK`.
    */
   OAIRUN_KIND_DONE = 25,
   /**
@@ -144,15 +144,15 @@ typedef enum {
    */
   OAIRUN_KIND_RESPONSE_IN_PROGRESS = 102,
   /**
-   * `response.completed`: The stream's last event: the call will return `OAIRUN_OK`.
+   * `response.completed`: the stream's last event: the call will return `OAIRUN_OK`.
    */
   OAIRUN_KIND_RESPONSE_COMPLETED = 103,
   /**
-   * `response.incomplete`: The stream's last event (cut short, e.g. max_output_tokens): the call will return `OAIRUN_OK`.
+   * `response.incomplete`: the stream's last event (cut short, e.g. max_output_tokens): the call will return `OAIRUN_OK`.
    */
   OAIRUN_KIND_RESPONSE_INCOMPLETE = 104,
   /**
-   * `response.failed`: The stream's last event: the call will return `OAIRUN_STREAM_ERROR`.
+   * `response.failed`: the stream's last event: the call will return `OAIRUN_STREAM_ERROR`.
    */
   OAIRUN_KIND_RESPONSE_FAILED = 105,
   /**

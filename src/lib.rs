@@ -1,10 +1,13 @@
-//! oairun submits tool outputs to an OpenAI Assistants run
-//! (`POST {base}/threads/{thread_id}/runs/{run_id}/submit_tool_outputs`) and hands back the Run
-//! object's JSON text, or every server-sent event of the streamed answer as it arrives.
+//! oairun returns tool outputs to an OpenAI model and hands back its answer: the JSON text of the
+//! answer object, or every server-sent event of the streamed answer as it arrives. Two
+//! endpoints: the Responses API (`POST {base}/responses`, with `previous_response_id` and
+//! `function_call_output` items) and the Assistants API
+//! (`POST {base}/threads/{thread_id}/runs/{run_id}/submit_tool_outputs`).
 //!
 //! The Rust API is [`Client`]; the C API (`oairun_*`, see `include/oairun.h`) is a thin layer
 //! over it in [`ffi`]. See docs/ARCHITECTURE.md for the layers and the threading rules.
 
+mod api;
 mod client;
 mod config;
 mod error;
@@ -15,12 +18,15 @@ mod log;
 mod retry;
 mod runtime;
 pub mod sse;
+mod stream;
 mod submission;
 #[cfg(test)]
 mod test_hooks;
 mod tool_outputs;
+mod transport;
 
-pub use client::{Client, EventStream};
+pub use api::responses::ResponseRequest;
+pub use client::Client;
 pub use config::{
     ClientOptions, DEFAULT_BASE_URL, DEFAULT_MAX_EVENT_BYTES, DEFAULT_MAX_RESPONSE_BYTES,
     DEFAULT_TIMEOUT,
@@ -29,5 +35,6 @@ pub use error::{ApiError, Error, ErrorKind, Result};
 pub use event::{Event, EventKind};
 pub use log::{set_log_sink, LogLevel, LogSink};
 pub use retry::DEFAULT_MAX_RETRIES;
+pub use stream::EventStream;
 pub use submission::Submission;
 pub use tool_outputs::{ToolOutput, ToolOutputs};

@@ -15,11 +15,11 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, TryLockError};
 use futures::FutureExt;
 use tokio::sync::{Notify, Semaphore};
 
-use crate::client::{cancelled_error, Pumped, Sink, StreamConsumer};
 use crate::error::{Error, Result};
 use crate::event::Event;
 use crate::lanes::{self, Lane};
 use crate::runtime;
+use crate::stream::{cancelled_error, Pumped, Sink, StreamConsumer};
 
 /// Chunks read ahead of a stream's callbacks: enough to keep the socket busy while a callback
 /// runs, few enough that a slow callback slows the server instead of growing memory.

@@ -117,7 +117,8 @@ impl ToolOutputs {
     }
 }
 
-fn write_json_string(out: &mut Vec<u8>, text: &str) {
+/// Appends `text` as a JSON string literal (quotes, escapes).
+pub(crate) fn write_json_string(out: &mut Vec<u8>, text: &str) {
     serde_json::to_writer(out, text).expect("serialising a str into a Vec cannot fail");
 }
 

@@ -1,0 +1,340 @@
+//! The stream engine, for any endpoint: the network half (`Transport::pump` sends what it
+//! reads to a [`Sink`]), the one pull [`Cursor`] that turns bytes into events and the outcome
+//! under the endpoint's [`StreamRule`], and the callback half ([`StreamConsumer`]) that the
+//! blocking and started forms share. The async form ([`EventStream`]) pulls the same cursor.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use reqwest::Response;
+use tokio::sync::mpsc;
+
+use crate::api::StreamRule;
+use crate::error::{Error, ErrorKind, Result};
+use crate::event::Event;
+use crate::log::{self, LogLevel};
+use crate::sse::Decoder;
+use crate::transport::{request_id, timeout_error, transport_error};
+
+/// What the network half of a stream hands to the side that runs the callbacks.
+pub(crate) enum Pumped {
+    /// The answer's headers arrived: the stream is open, or it failed to open.
+    Opened(Result<Cursor>),
+    /// The next piece of the body.
+    Data(Bytes),
+    /// The body ended cleanly.
+    End,
+    /// The body failed part-way (a transport error or the read timeout).
+    Failed(Error),
+    /// The network half ended without a word (it panicked, or its channel closed).
+    Lost,
+}
+
+/// Where the network half of a stream sends what it reads.
+pub(crate) trait Sink: Send {
+    /// Hands over `message`, waiting while the other side is behind; false when it has gone.
+    fn send(&mut self, message: Pumped) -> impl std::future::Future<Output = bool> + Send;
+    /// Completes when the other side no longer wants the stream.
+    fn closed(&self) -> impl std::future::Future<Output = ()> + Send;
+}
+
+/// The sink of a blocking stream: a bounded channel to the caller's thread.
+pub(crate) struct ChannelSink(pub(crate) mpsc::Sender<Pumped>);
+
+impl Sink for ChannelSink {
+    async fn send(&mut self, message: Pumped) -> bool {
+        self.0.send(message).await.is_ok()
+    }
+
+    async fn closed(&self) {
+        self.0.closed().await
+    }
+}
+
+/// One step of a stream, as the cursor sees it.
+pub(crate) enum Step {
+    /// The next event, to deliver.
+    Event(Event),
+    /// The stream is over, with this outcome; nothing follows.
+    Over(Result<()>),
+    /// More bytes are needed.
+    More,
+}
+
+/// The one reading of a stream's bytes, shared by every form: decodes events, enforces the
+/// event size cap, names events and decides the outcome by the endpoint's rule. Bytes go in
+/// with [`feed`](Self::feed), [`end`](Self::end) or [`fail`](Self::fail); steps come out of
+/// [`next`](Self::next).
+pub(crate) struct Cursor {
+    decoder: Decoder,
+    rule: &'static dyn StreamRule,
+    max_event_bytes: usize,
+    http_status: u16,
+    request_id: Option<String>,
+    delivered: u64,
+    /// The outcome decided by the last event handed out, given at the next step.
+    decided: Option<Result<()>>,
+    over: bool,
+}
+
+impl Cursor {
+    pub(crate) fn new(
+        response: &Response,
+        rule: &'static dyn StreamRule,
+        max_event_bytes: usize,
+    ) -> Cursor {
+        Cursor {
+            decoder: Decoder::new(),
+            rule,
+            max_event_bytes,
+            http_status: response.status().as_u16(),
+            request_id: request_id(response),
+            delivered: 0,
+            decided: None,
+            over: false,
+        }
+    }
+
+    fn with_http(&self, error: Error) -> Error {
+        error.with_http(self.http_status, self.request_id.clone())
+    }
+
+    /// How many events were handed out.
+    pub(crate) fn delivered(&self) -> u64 {
+        self.delivered
+    }
+
+    /// Takes the next piece of the body.
+    pub(crate) fn feed(&mut self, bytes: &[u8]) {
+        if !self.over {
+            self.decoder.feed(bytes);
+        }
+    }
+
+    /// The next step. Once it has said `Over`, it says nothing more (`More` forever).
+    pub(crate) fn next(&mut self) -> Step {
+        if self.over {
+            return Step::More;
+        }
+        if let Some(outcome) = self.decided.take() {
+            return self.finish(outcome);
+        }
+        let too_big = match self.decoder.next_event() {
+            Some(sse) if sse.event.len() + sse.data.len() <= self.max_event_bytes => {
+                let event = self.rule.event(sse);
+                if let Some(error) = self.rule.refuse(&event) {
+                    return self.finish(Err(self.with_http(error)));
+                }
+                self.delivered += 1;
+                self.decided = self
+                    .rule
+                    .outcome_after(&event)
+                    .map(|outcome| outcome.map_err(|e| self.with_http(e)));
+                return Step::Event(event);
+            }
+            Some(_) => true,
+            // Not complete yet: the part read so far must already fit.
+            None => self.decoder.buffered_len() > self.max_event_bytes,
+        };
+        if too_big {
+            let error = Error::protocol(format!(
+                "an event is larger than the cap of {} bytes",
+                self.max_event_bytes
+            ));
+            return self.finish(Err(self.with_http(error)));
+        }
+        Step::More
+    }
+
+    fn finish(&mut self, outcome: Result<()>) -> Step {
+        self.over = true;
+        Step::Over(outcome)
+    }
+
+    /// The outcome of a body that ended cleanly, once every step before has been taken: an
+    /// event that decided the outcome still decides it; otherwise the stream ended early.
+    pub(crate) fn end(&mut self) -> Result<()> {
+        if let Some(outcome) = self.decided.take() {
+            self.over = true;
+            return outcome;
+        }
+        let partial = if self.decoder.finish() {
+            " (an unterminated event was discarded)"
+        } else {
+            ""
+        };
+        self.over = true;
+        Err(self.with_http(Error::protocol(format!(
+            "the stream ended after {} events without {}{partial}",
+            self.delivered,
+            self.rule.terminal()
+        ))))
+    }
+
+    /// The outcome of a body that failed part-way (a transport error or the read timeout).
+    pub(crate) fn fail(&mut self, error: Error) -> Error {
+        self.over = true;
+        let kind = match error.kind() {
+            ErrorKind::Timeout => ErrorKind::Timeout,
+            _ => ErrorKind::Protocol,
+        };
+        self.with_http(Error::new(
+            kind,
+            format!(
+                "the stream broke off after {} events without {}: {}",
+                self.delivered,
+                self.rule.terminal(),
+                error.message()
+            ),
+        ))
+    }
+}
+
+/// The callback side of a stream, shared by the blocking form (on the caller's thread) and
+/// the non-blocking one (on an oairun callback thread): feeds what the network half sends to
+/// the cursor, and calls back for each event.
+#[derive(Default)]
+pub(crate) struct StreamConsumer {
+    cursor: Option<Cursor>,
+}
+
+impl StreamConsumer {
+    /// Handles one message, calling `on_event` for every complete event in it, unless
+    /// `cancelled()` says to stop first. Returns `Some(outcome)` once the stream is over.
+    pub(crate) fn handle(
+        &mut self,
+        message: Pumped,
+        on_event: &mut dyn FnMut(&Event) -> bool,
+        cancelled: &dyn Fn() -> bool,
+    ) -> Option<Result<()>> {
+        let outcome = self.outcome_of(message, on_event, cancelled)?;
+        log::log(LogLevel::Debug, || {
+            let events = self.cursor.as_ref().map_or(0, Cursor::delivered);
+            match &outcome {
+                Ok(()) => format!("stream complete after {events} events"),
+                Err(error) => format!("stream ended after {events} events: {}", error.message()),
+            }
+        });
+        Some(outcome)
+    }
+
+    fn outcome_of(
+        &mut self,
+        message: Pumped,
+        on_event: &mut dyn FnMut(&Event) -> bool,
+        cancelled: &dyn Fn() -> bool,
+    ) -> Option<Result<()>> {
+        let cursor = match (message, &mut self.cursor) {
+            (Pumped::Opened(Ok(opened)), None) => {
+                self.cursor = Some(opened);
+                return None;
+            }
+            (Pumped::Opened(Err(error)), None) => return Some(Err(error)),
+            (Pumped::Data(bytes), Some(cursor)) => {
+                cursor.feed(&bytes);
+                cursor
+            }
+            (Pumped::End, Some(cursor)) => return Some(cursor.end()),
+            (Pumped::Failed(error), Some(cursor)) => return Some(Err(cursor.fail(error))),
+            _ => {
+                return Some(Err(Error::internal(
+                    "the stream task ended without an answer",
+                )))
+            }
+        };
+        loop {
+            match cursor.next() {
+                Step::Event(event) => {
+                    if cancelled() {
+                        return Some(Err(cancelled_error()));
+                    }
+                    if !on_event(&event) {
+                        return Some(Err(Error::new(
+                            ErrorKind::Cancelled,
+                            "the event callback asked to stop the stream",
+                        )));
+                    }
+                }
+                Step::Over(outcome) => return Some(outcome),
+                Step::More => return None,
+            }
+        }
+    }
+}
+
+/// The error of a submission stopped by a cancel call.
+pub(crate) fn cancelled_error() -> Error {
+    Error::new(
+        ErrorKind::Cancelled,
+        "the submission was cancelled by a cancel call",
+    )
+}
+
+/// The events of a stream, for async callers: call [`next`](Self::next) until it returns
+/// `None`. Dropping it closes the connection.
+pub struct EventStream {
+    response: Response,
+    cursor: Cursor,
+    read_timeout: Duration,
+    finished: bool,
+}
+
+impl EventStream {
+    pub(crate) fn new(response: Response, cursor: Cursor, read_timeout: Duration) -> EventStream {
+        EventStream {
+            response,
+            cursor,
+            read_timeout,
+            finished: false,
+        }
+    }
+
+    /// The next event, in wire order, the terminal event included (`done` for Assistants;
+    /// `response.completed`, `response.incomplete`, `response.failed` or `error` for
+    /// Responses); then, when the stream did not end well, one `Err` saying why
+    /// (`StreamError` after an `error` or failed event, `Protocol` for a stream that ends
+    /// early, `Timeout` for a read gap over the timeout); then `None`. Nothing after the
+    /// terminal event is read: the connection may stay open.
+    pub async fn next(&mut self) -> Option<Result<Event>> {
+        if self.finished {
+            return None;
+        }
+        loop {
+            match self.cursor.next() {
+                Step::Event(event) => return Some(Ok(event)),
+                Step::Over(outcome) => return self.finish(outcome),
+                Step::More => {}
+            }
+            let chunk = tokio::time::timeout(self.read_timeout, self.response.chunk()).await;
+            match chunk {
+                Ok(Ok(Some(bytes))) => self.cursor.feed(&bytes),
+                Ok(Ok(None)) => {
+                    let outcome = self.cursor.end();
+                    return self.finish(outcome);
+                }
+                Ok(Err(e)) => {
+                    let error = self.cursor.fail(transport_error("the stream failed", &e));
+                    return self.finish(Err(error));
+                }
+                Err(_) => {
+                    let error = self
+                        .cursor
+                        .fail(timeout_error("no data", self.read_timeout));
+                    return self.finish(Err(error));
+                }
+            }
+        }
+    }
+
+    /// The same events as a [`futures::Stream`], for use with stream combinators.
+    pub fn into_stream(self) -> impl futures::Stream<Item = Result<Event>> + Send {
+        futures::stream::unfold(self, |mut events| async move {
+            events.next().await.map(|item| (item, events))
+        })
+    }
+
+    fn finish(&mut self, outcome: Result<()>) -> Option<Result<Event>> {
+        self.finished = true;
+        outcome.err().map(Err)
+    }
+}
