@@ -19,7 +19,7 @@ use crate::transport::{request_id, timeout_error, transport_error};
 /// What the network half of a stream hands to the side that runs the callbacks.
 pub(crate) enum Pumped {
     /// The answer's headers arrived: the stream is open, or it failed to open.
-    Opened(Result<Cursor>),
+    Opened(Result<Box<Cursor>>),
     /// The next piece of the body.
     Data(Bytes),
     /// The body ended cleanly.
@@ -195,7 +195,7 @@ impl Cursor {
 /// the cursor, and calls back for each event.
 #[derive(Default)]
 pub(crate) struct StreamConsumer {
-    cursor: Option<Cursor>,
+    cursor: Option<Box<Cursor>>,
 }
 
 impl StreamConsumer {
@@ -209,7 +209,7 @@ impl StreamConsumer {
     ) -> Option<Result<()>> {
         let outcome = self.outcome_of(message, on_event, cancelled)?;
         log::log(LogLevel::Debug, || {
-            let events = self.cursor.as_ref().map_or(0, Cursor::delivered);
+            let events = self.cursor.as_ref().map_or(0, |cursor| cursor.delivered());
             match &outcome {
                 Ok(()) => format!("stream complete after {events} events"),
                 Err(error) => format!("stream ended after {events} events: {}", error.message()),

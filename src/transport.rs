@@ -263,7 +263,7 @@ impl Transport {
             }
         };
         let cursor = Cursor::new(&response, request.rule, self.max_event_bytes);
-        if !sink.send(Pumped::Opened(Ok(cursor))).await {
+        if !sink.send(Pumped::Opened(Ok(Box::new(cursor)))).await {
             return;
         }
         loop {
