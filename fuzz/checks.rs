@@ -195,7 +195,8 @@ fn check_c_from_json(c_input: &[u8]) {
     let mut err: *mut oairun_error = ptr::null_mut();
     let live = heap_growth(|| {
         // SAFETY: c_json is a C string; out and err point to writable NULL pointers.
-        let status = unsafe { oairun_tool_outputs_from_json(c_json.as_ptr(), &mut out, &mut err) };
+        let status =
+            unsafe { oairun_tool_outputs_from_json(c_json.as_ptr(), Some(&mut out), &mut err) };
         match &expected {
             Ok(_) => {
                 assert_eq!(status, oairun_status::OAIRUN_OK);
@@ -209,8 +210,8 @@ fn check_c_from_json(c_input: &[u8]) {
                 // lives until oairun_error_free.
                 let (err_status, c_message) = unsafe {
                     (
-                        oairun_error_status(err),
-                        CStr::from_ptr(oairun_error_message(err)).to_str(),
+                        oairun_error_status(err.as_ref()),
+                        CStr::from_ptr(oairun_error_message(err.as_ref())).to_str(),
                     )
                 };
                 assert_eq!(err_status, status);
@@ -224,8 +225,8 @@ fn check_c_from_json(c_input: &[u8]) {
         }
         // SAFETY: each is NULL or was handed out by the call above and is freed once.
         unsafe {
-            oairun_tool_outputs_free(out);
-            oairun_error_free(err);
+            oairun_tool_outputs_free((!out.is_null()).then(|| Box::from_raw(out)));
+            oairun_error_free((!err.is_null()).then(|| Box::from_raw(err)));
         }
     });
     assert_eq!(live, 0, "bytes left allocated by the C call and its _free");

@@ -898,7 +898,7 @@ oairun_status oairun_submit_tool_outputs_start(const oairun_client *client,
  * synchronous submission's completion callback still runs, once, with `OAIRUN_CANCELLED`.
  * `stream` must not be freed while this runs.
  */
-void oairun_stream_cancel(oairun_stream *stream);
+void oairun_stream_cancel(const oairun_stream *stream);
 
 /**
  * Waits until a started submission has ended, and returns its outcome.
@@ -915,7 +915,7 @@ void oairun_stream_cancel(oairun_stream *stream);
  * submission is still running (it could deadlock: that callback's thread may be the one the
  * submission needs).
  */
-oairun_status oairun_stream_wait(oairun_stream *stream,
+oairun_status oairun_stream_wait(const oairun_stream *stream,
                                  oairun_error **err);
 
 /**

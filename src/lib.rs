@@ -7,6 +7,8 @@
 //! The Rust API is [`Client`]; the C API (`oairun_*`, see `include/oairun.h`) is a thin layer
 //! over it in [`ffi`]. See docs/ARCHITECTURE.md for the layers and the threading rules.
 
+#![deny(unsafe_op_in_unsafe_fn)]
+
 mod api;
 mod client;
 mod config;

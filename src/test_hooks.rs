@@ -37,15 +37,15 @@ mod tests {
                 let options = oairun_client_options_new();
                 let key = CString::new("sk-test").unwrap();
                 let base = CString::new(server.base_url()).unwrap();
-                oairun_client_options_set_api_key(options, key.as_ptr());
-                oairun_client_options_set_base_url(options, base.as_ptr());
+                oairun_client_options_set_api_key(options.as_mut(), key.as_ptr());
+                oairun_client_options_set_base_url(options.as_mut(), base.as_ptr());
                 let mut client = null_mut();
-                let status = oairun_client_new(options, &mut client, null_mut());
+                let status = oairun_client_new(options.as_ref(), Some(&mut client), null_mut());
                 assert_eq!(status, oairun_status::OAIRUN_OK);
-                oairun_client_options_free(options);
+                oairun_client_options_free(own(options));
                 let outputs = oairun_tool_outputs_new();
                 let (id, out) = (CString::new("call_1").unwrap(), CString::new("x").unwrap());
-                oairun_tool_outputs_add(outputs, id.as_ptr(), out.as_ptr());
+                oairun_tool_outputs_add(outputs.as_mut(), id.as_ptr(), out.as_ptr());
                 Setup {
                     _server: server,
                     client,
@@ -62,11 +62,11 @@ mod tests {
             let mut err = null_mut();
             let status = unsafe {
                 oairun_submit_tool_outputs(
-                    self.client,
+                    self.client.as_ref(),
                     thread.as_ptr(),
                     run.as_ptr(),
-                    self.outputs,
-                    &mut json,
+                    self.outputs.as_ref(),
+                    Some(&mut json),
                     &mut err,
                 )
             };
@@ -81,10 +81,10 @@ mod tests {
             let mut err = null_mut();
             let status = unsafe {
                 oairun_submit_tool_outputs_stream(
-                    self.client,
+                    self.client.as_ref(),
                     thread.as_ptr(),
                     run.as_ptr(),
-                    self.outputs,
+                    self.outputs.as_ref(),
                     Some(go_on),
                     null_mut(),
                     &mut err,
@@ -101,18 +101,18 @@ mod tests {
             let mut err = null_mut();
             unsafe {
                 let status = oairun_submit_tool_outputs_stream_start(
-                    self.client,
+                    self.client.as_ref(),
                     thread.as_ptr(),
                     run.as_ptr(),
-                    self.outputs,
+                    self.outputs.as_ref(),
                     Some(go_on),
                     null_mut(),
-                    &mut stream,
+                    Some(&mut stream),
                     null_mut(),
                 );
                 assert_eq!(status, oairun_status::OAIRUN_OK);
-                let status = oairun_stream_wait(stream, &mut err);
-                oairun_stream_free(stream);
+                let status = oairun_stream_wait(stream.as_ref(), &mut err);
+                oairun_stream_free(own(stream));
                 (status, take(err))
             }
         }
@@ -121,8 +121,8 @@ mod tests {
     impl Drop for Setup {
         fn drop(&mut self) {
             unsafe {
-                oairun_tool_outputs_free(self.outputs);
-                oairun_client_free(self.client);
+                oairun_tool_outputs_free(own(self.outputs));
+                oairun_client_free(own(self.client));
             }
         }
     }
@@ -131,10 +131,15 @@ mod tests {
         if err.is_null() {
             return String::new();
         }
-        let message = unsafe { CStr::from_ptr(oairun_error_message(err)) };
+        let message = unsafe { CStr::from_ptr(oairun_error_message(err.as_ref())) };
         let message = message.to_string_lossy().into_owned();
-        unsafe { oairun_error_free(err) };
+        unsafe { oairun_error_free(own(err)) };
         message
+    }
+
+    /// Takes back what oairun handed out, as its `_free` functions take it.
+    unsafe fn own<T>(ptr: *mut T) -> Option<Box<T>> {
+        (!ptr.is_null()).then(|| unsafe { Box::from_raw(ptr) })
     }
 
     #[test]

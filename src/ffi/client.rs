@@ -1,8 +1,7 @@
 //! `oairun_client`: one server and key, shared by any number of threads.
 
 use super::{
-    arg_out, free_raw, guard, guard_status, into_raw, oairun_client_options, oairun_error,
-    oairun_status,
+    arg_out, guard, guard_status, into_raw, oairun_client_options, oairun_error, oairun_status,
 };
 use crate::client::Client;
 use crate::config::ClientOptions;
@@ -13,6 +12,8 @@ use crate::config::ClientOptions;
 pub struct oairun_client {
     pub(crate) inner: Client,
 }
+
+impl super::Handle for oairun_client {}
 
 /// Creates a client from `options`, or from the environment and defaults alone when `options`
 /// is NULL.
@@ -28,12 +29,12 @@ pub struct oairun_client {
 /// cannot start.
 #[no_mangle]
 pub unsafe extern "C" fn oairun_client_new(
-    options: *const oairun_client_options,
-    out: *mut *mut oairun_client,
+    options: Option<&oairun_client_options>,
+    out: Option<&mut *mut oairun_client>,
     err: *mut *mut oairun_error,
 ) -> oairun_status {
     guard_status(err, || {
-        arg_out("out", out)?;
+        let out = arg_out("out", out)?;
         let defaults = ClientOptions::default();
         let options = options.as_ref().map_or(&defaults, |o| &o.inner);
         let client = Client::new(options)?;
@@ -45,6 +46,6 @@ pub unsafe extern "C" fn oairun_client_new(
 /// Frees a client and closes its idle connections. NULL does nothing. No call using the client
 /// may be in progress on any thread.
 #[no_mangle]
-pub unsafe extern "C" fn oairun_client_free(client: *mut oairun_client) {
-    guard((), || free_raw(client))
+pub unsafe extern "C" fn oairun_client_free(client: Option<Box<oairun_client>>) {
+    guard(|| drop(client))
 }

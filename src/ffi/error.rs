@@ -2,7 +2,7 @@
 
 use std::ffi::{c_char, CString};
 
-use super::{c_string, free_raw, guard, oairun_status};
+use super::{c_string, guard, oairun_status};
 use crate::error::Error;
 
 /// An error from a failed call: its status, a message, and what the server said.
@@ -19,6 +19,8 @@ pub struct oairun_error {
     api_code: Option<CString>,
     api_param: Option<CString>,
 }
+
+impl super::Handle for oairun_error {}
 
 impl From<Error> for oairun_error {
     fn from(error: Error) -> oairun_error {
@@ -43,8 +45,8 @@ fn optional(text: &Option<CString>) -> *const c_char {
 /// Returns the error's status (never `OAIRUN_OK`). A NULL `error` gives
 /// `OAIRUN_INVALID_ARGUMENT`.
 #[no_mangle]
-pub unsafe extern "C" fn oairun_error_status(error: *const oairun_error) -> oairun_status {
-    guard(oairun_status::OAIRUN_INTERNAL, || {
+pub unsafe extern "C" fn oairun_error_status(error: Option<&oairun_error>) -> oairun_status {
+    guard(|| {
         error
             .as_ref()
             .map_or(oairun_status::OAIRUN_INVALID_ARGUMENT, |e| e.status)
@@ -56,8 +58,8 @@ pub unsafe extern "C" fn oairun_error_status(error: *const oairun_error) -> oair
 /// static message saying so. Borrowed: valid until `oairun_error_free(error)`. The API key
 /// never appears in it.
 #[no_mangle]
-pub unsafe extern "C" fn oairun_error_message(error: *const oairun_error) -> *const c_char {
-    guard(std::ptr::null(), || match error.as_ref() {
+pub unsafe extern "C" fn oairun_error_message(error: Option<&oairun_error>) -> *const c_char {
+    guard(|| match error.as_ref() {
         Some(e) => e.message.as_ptr(),
         None => c"invalid argument: the oairun_error is NULL".as_ptr(),
     })
@@ -67,15 +69,15 @@ pub unsafe extern "C" fn oairun_error_message(error: *const oairun_error) -> *co
 /// connection failure, a bad argument) or `error` is NULL. For `OAIRUN_STREAM_ERROR` and
 /// stream `OAIRUN_PROTOCOL` errors it is the stream's (2xx) status.
 #[no_mangle]
-pub unsafe extern "C" fn oairun_error_http_status(error: *const oairun_error) -> u16 {
-    guard(0, || error.as_ref().map_or(0, |e| e.http_status))
+pub unsafe extern "C" fn oairun_error_http_status(error: Option<&oairun_error>) -> u16 {
+    guard(|| error.as_ref().map_or(0, |e| e.http_status))
 }
 
 /// Returns the answer's `x-request-id` header, or NULL when there was none or `error` is NULL.
 /// Borrowed: valid until `oairun_error_free(error)`.
 #[no_mangle]
-pub unsafe extern "C" fn oairun_error_request_id(error: *const oairun_error) -> *const c_char {
-    guard(std::ptr::null(), || {
+pub unsafe extern "C" fn oairun_error_request_id(error: Option<&oairun_error>) -> *const c_char {
+    guard(|| {
         error
             .as_ref()
             .map_or(std::ptr::null(), |e| optional(&e.request_id))
@@ -85,8 +87,8 @@ pub unsafe extern "C" fn oairun_error_request_id(error: *const oairun_error) -> 
 /// Returns the API's `error.type` (e.g. `"invalid_request_error"`), or NULL when the server
 /// sent none or `error` is NULL. Borrowed: valid until `oairun_error_free(error)`.
 #[no_mangle]
-pub unsafe extern "C" fn oairun_error_api_type(error: *const oairun_error) -> *const c_char {
-    guard(std::ptr::null(), || {
+pub unsafe extern "C" fn oairun_error_api_type(error: Option<&oairun_error>) -> *const c_char {
+    guard(|| {
         error
             .as_ref()
             .map_or(std::ptr::null(), |e| optional(&e.api_type))
@@ -97,8 +99,8 @@ pub unsafe extern "C" fn oairun_error_api_type(error: *const oairun_error) -> *c
 /// text), or NULL when the server sent none or `error` is NULL. Borrowed: valid until
 /// `oairun_error_free(error)`.
 #[no_mangle]
-pub unsafe extern "C" fn oairun_error_api_code(error: *const oairun_error) -> *const c_char {
-    guard(std::ptr::null(), || {
+pub unsafe extern "C" fn oairun_error_api_code(error: Option<&oairun_error>) -> *const c_char {
+    guard(|| {
         error
             .as_ref()
             .map_or(std::ptr::null(), |e| optional(&e.api_code))
@@ -108,8 +110,8 @@ pub unsafe extern "C" fn oairun_error_api_code(error: *const oairun_error) -> *c
 /// Returns the API's `error.param` (the request field at fault), or NULL when the server sent
 /// none or `error` is NULL. Borrowed: valid until `oairun_error_free(error)`.
 #[no_mangle]
-pub unsafe extern "C" fn oairun_error_api_param(error: *const oairun_error) -> *const c_char {
-    guard(std::ptr::null(), || {
+pub unsafe extern "C" fn oairun_error_api_param(error: Option<&oairun_error>) -> *const c_char {
+    guard(|| {
         error
             .as_ref()
             .map_or(std::ptr::null(), |e| optional(&e.api_param))
@@ -118,6 +120,6 @@ pub unsafe extern "C" fn oairun_error_api_param(error: *const oairun_error) -> *
 
 /// Frees an error and every string it lent. NULL does nothing.
 #[no_mangle]
-pub unsafe extern "C" fn oairun_error_free(error: *mut oairun_error) {
-    guard((), || free_raw(error))
+pub unsafe extern "C" fn oairun_error_free(error: Option<Box<oairun_error>>) {
+    guard(|| drop(error))
 }

@@ -75,9 +75,68 @@ impl From<ErrorKind> for oairun_status {
     }
 }
 
-/// Runs `body`, turning a panic into `on_panic` so that it never unwinds into C.
-pub(crate) fn guard<R>(on_panic: R, body: impl FnOnce() -> R) -> R {
-    catch_unwind(AssertUnwindSafe(body)).unwrap_or(on_panic)
+/// What an export returns when its body panicked, decided by its return type alone, so that no
+/// export can name the wrong value (rustls-ffi's `PanicOrDefault`).
+pub(crate) trait PanicDefault {
+    fn panic_default() -> Self;
+}
+
+/// What a string-returning export gives after a panic: never NULL, so that a caller that may
+/// rely on a string (`oairun_error_message`, `oairun_version`) cannot crash on it.
+const PANIC_TEXT: &CStr = c"oairun internal error: a panic was caught at the C boundary";
+
+impl PanicDefault for () {
+    fn panic_default() {}
+}
+
+impl PanicDefault for oairun_status {
+    fn panic_default() -> Self {
+        oairun_status::OAIRUN_INTERNAL
+    }
+}
+
+impl PanicDefault for oairun_kind {
+    fn panic_default() -> Self {
+        oairun_kind::OAIRUN_KIND_UNKNOWN
+    }
+}
+
+impl PanicDefault for *const c_char {
+    fn panic_default() -> Self {
+        PANIC_TEXT.as_ptr()
+    }
+}
+
+macro_rules! panic_default_zero {
+    ($($t:ty),*) => {$(
+        impl PanicDefault for $t {
+            fn panic_default() -> Self {
+                0
+            }
+        }
+    )*};
+}
+panic_default_zero!(u16, usize, c_int);
+
+/// The opaque types oairun hands to C: a pointer to one is NULL after a panic.
+pub(crate) trait Handle {}
+
+impl<T: Handle> PanicDefault for *mut T {
+    fn panic_default() -> Self {
+        std::ptr::null_mut()
+    }
+}
+
+impl<T: Handle> PanicDefault for *const T {
+    fn panic_default() -> Self {
+        std::ptr::null()
+    }
+}
+
+/// Runs `body`, turning a panic into its return type's [`PanicDefault`] so that it never
+/// unwinds into C.
+pub(crate) fn guard<R: PanicDefault>(body: impl FnOnce() -> R) -> R {
+    catch_unwind(AssertUnwindSafe(body)).unwrap_or_else(|_| R::panic_default())
 }
 
 /// Runs a fallible `body`: `Ok` gives `OAIRUN_OK`; an error gives its status and, when `err`
@@ -117,7 +176,8 @@ pub(crate) unsafe fn arg_str<'a>(what: &str, ptr: *const c_char) -> Result<&'a s
     if ptr.is_null() {
         return Err(Error::invalid(format!("{what} must not be NULL")));
     }
-    CStr::from_ptr(ptr)
+    // SAFETY: ptr is non-NULL, and the caller vouches that it is NUL-terminated and lives.
+    unsafe { CStr::from_ptr(ptr) }
         .to_str()
         .map_err(|_| Error::invalid(format!("{what} is not valid UTF-8")))
 }
@@ -127,37 +187,28 @@ pub(crate) unsafe fn arg_str<'a>(what: &str, ptr: *const c_char) -> Result<&'a s
 /// # Safety
 /// As for [`arg_str`].
 pub(crate) unsafe fn arg_nonempty_str<'a>(what: &str, ptr: *const c_char) -> Result<&'a str> {
-    let text = arg_str(what, ptr)?;
+    // SAFETY: the same contract as ours.
+    let text = unsafe { arg_str(what, ptr) }?;
     if text.is_empty() {
         return Err(Error::invalid(format!("{what} must not be empty")));
     }
     Ok(text)
 }
 
-/// Borrows an object argument: NULL is `INVALID_ARGUMENT`.
-///
-/// # Safety
-/// `ptr` is NULL or points to a live `T` that outlives `'a`.
-pub(crate) unsafe fn arg_ref<'a, T>(what: &str, ptr: *const T) -> Result<&'a T> {
-    ptr.as_ref()
-        .ok_or_else(|| Error::invalid(format!("{what} must not be NULL")))
+/// An object argument, NULL-checked by its type (`Option<&T>` has a pointer's ABI): NULL is
+/// `INVALID_ARGUMENT`.
+pub(crate) fn arg_ref<'a, T>(what: &str, object: Option<&'a T>) -> Result<&'a T> {
+    object.ok_or_else(|| Error::invalid(format!("{what} must not be NULL")))
 }
 
-/// Borrows an object argument mutably: NULL is `INVALID_ARGUMENT`.
-///
-/// # Safety
-/// `ptr` is NULL or points to a live `T`, not otherwise borrowed, that outlives `'a`.
-pub(crate) unsafe fn arg_mut<'a, T>(what: &str, ptr: *mut T) -> Result<&'a mut T> {
-    ptr.as_mut()
-        .ok_or_else(|| Error::invalid(format!("{what} must not be NULL")))
+/// A mutable object argument: NULL is `INVALID_ARGUMENT`.
+pub(crate) fn arg_mut<'a, T>(what: &str, object: Option<&'a mut T>) -> Result<&'a mut T> {
+    object.ok_or_else(|| Error::invalid(format!("{what} must not be NULL")))
 }
 
-/// Checks an output argument before any work is done: NULL is `INVALID_ARGUMENT`.
-pub(crate) fn arg_out<T>(what: &str, out: *mut *mut T) -> Result<()> {
-    if out.is_null() {
-        return Err(Error::invalid(format!("{what} must not be NULL")));
-    }
-    Ok(())
+/// An output argument, checked before any work is done: NULL is `INVALID_ARGUMENT`.
+pub(crate) fn arg_out<'a, T>(what: &str, out: Option<&'a mut *mut T>) -> Result<&'a mut *mut T> {
+    out.ok_or_else(|| Error::invalid(format!("{what} must not be NULL")))
 }
 
 /// The caller's `user_data`, carried to oairun's threads. Only ever handed back to the
@@ -178,19 +229,9 @@ impl UserData {
     }
 }
 
-/// Hands `value` to C; it comes back through [`free_raw`].
+/// Hands `value` to C; it comes back as the `Option<Box<T>>` argument of its `_free`.
 pub(crate) fn into_raw<T>(value: T) -> *mut T {
     Box::into_raw(Box::new(value))
-}
-
-/// Frees what [`into_raw`] handed out; NULL does nothing.
-///
-/// # Safety
-/// `ptr` is NULL or came from `into_raw::<T>` and was not freed before.
-pub(crate) unsafe fn free_raw<T>(ptr: *mut T) {
-    if !ptr.is_null() {
-        drop(Box::from_raw(ptr));
-    }
 }
 
 /// A C string of `text`; an interior NUL (never produced by oairun's own messages) becomes
@@ -206,9 +247,7 @@ pub(crate) fn c_string(text: &str) -> CString {
 /// The string is static: do not free it.
 #[no_mangle]
 pub extern "C" fn oairun_version() -> *const c_char {
-    guard(std::ptr::null(), || {
-        concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast()
-    })
+    guard(|| concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast())
 }
 
 /// Returns a short description of a status code, like `curl_easy_strerror`.
@@ -218,7 +257,7 @@ pub extern "C" fn oairun_version() -> *const c_char {
 /// static: do not free it.
 #[no_mangle]
 pub extern "C" fn oairun_status_str(status: c_int) -> *const c_char {
-    guard(std::ptr::null(), || {
+    guard(|| {
         let text: &'static str = match status {
             0 => "ok\0",
             1 => "invalid argument\0",
@@ -240,9 +279,11 @@ pub extern "C" fn oairun_status_str(status: c_int) -> *const c_char {
 /// allocate, or one already freed.
 #[no_mangle]
 pub unsafe extern "C" fn oairun_string_free(string: *mut c_char) {
-    guard((), || {
+    guard(|| {
         if !string.is_null() {
-            drop(CString::from_raw(string));
+            // SAFETY: the string came from CString::into_raw in oairun and was not freed before
+            // (the documented contract of this function).
+            drop(unsafe { CString::from_raw(string) });
         }
     })
 }
@@ -278,9 +319,17 @@ mod tests {
         let status = guard_status(&mut err, || panic!("deliberate"));
         assert_eq!(status, oairun_status::OAIRUN_INTERNAL);
         assert!(!err.is_null());
-        let message = unsafe { CStr::from_ptr(oairun_error_message(err)) };
+        let message = unsafe { CStr::from_ptr(oairun_error_message(err.as_ref())) };
         assert!(message.to_str().unwrap().contains("deliberate"));
-        unsafe { oairun_error_free(err) };
-        assert_eq!(guard(7, || panic!("again")), 7);
+        unsafe { oairun_error_free(Some(Box::from_raw(err))) };
+        assert_eq!(guard(|| -> u16 { panic!("again") }), 0);
+        assert_eq!(
+            guard(|| -> oairun_status { panic!("again") }),
+            oairun_status::OAIRUN_INTERNAL
+        );
+        let text = guard(|| -> *const c_char { panic!("again") });
+        let text = unsafe { CStr::from_ptr(text) };
+        assert!(text.to_str().unwrap().contains("panic"));
+        assert!(guard(|| -> *mut oairun_error { panic!("again") }).is_null());
     }
 }

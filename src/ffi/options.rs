@@ -4,9 +4,7 @@ use std::ffi::{c_char, c_int};
 use std::ptr;
 use std::time::Duration;
 
-use super::{
-    arg_mut, arg_nonempty_str, arg_str, free_raw, guard, guard_status, into_raw, oairun_status,
-};
+use super::{arg_mut, arg_nonempty_str, arg_str, guard, guard_status, into_raw, oairun_status};
 use crate::client::{parse_base_url, validate_header};
 use crate::config::ClientOptions;
 use crate::error::{Error, Result};
@@ -19,14 +17,15 @@ pub struct oairun_client_options {
     pub(crate) inner: ClientOptions,
 }
 
+impl super::Handle for oairun_client_options {}
+
 /// Runs a setter on a non-NULL options object.
 fn set(
-    options: *mut oairun_client_options,
+    options: Option<&mut oairun_client_options>,
     apply: impl FnOnce(&mut ClientOptions) -> Result<()>,
 ) -> oairun_status {
     guard_status(ptr::null_mut(), || {
-        // SAFETY: the caller passes NULL or a live options object from oairun_client_options_new.
-        let options = unsafe { arg_mut("options", options) }?;
+        let options = arg_mut("options", options)?;
         apply(&mut options.inner)
     })
 }
@@ -35,7 +34,7 @@ fn set(
 /// `oairun_client_options_free`. Returns NULL only if memory ran out.
 #[no_mangle]
 pub extern "C" fn oairun_client_options_new() -> *mut oairun_client_options {
-    guard(ptr::null_mut(), || {
+    guard(|| {
         into_raw(oairun_client_options {
             inner: ClientOptions::default(),
         })
@@ -49,11 +48,12 @@ pub extern "C" fn oairun_client_options_new() -> *mut oairun_client_options {
 /// UTF-8. A key with characters HTTP forbids in a header is refused by `oairun_client_new`.
 #[no_mangle]
 pub unsafe extern "C" fn oairun_client_options_set_api_key(
-    options: *mut oairun_client_options,
+    options: Option<&mut oairun_client_options>,
     api_key: *const c_char,
 ) -> oairun_status {
     set(options, |o| {
-        o.api_key = Some(arg_nonempty_str("api_key", api_key)?.to_owned());
+        // SAFETY: `api_key`: NULL or a NUL-terminated string valid for the call (header).
+        o.api_key = Some(unsafe { arg_nonempty_str("api_key", api_key) }?.to_owned());
         Ok(())
     })
 }
@@ -68,11 +68,12 @@ pub unsafe extern "C" fn oairun_client_options_set_api_key(
 /// not UTF-8, or not an absolute `http://` or `https://` URL.
 #[no_mangle]
 pub unsafe extern "C" fn oairun_client_options_set_base_url(
-    options: *mut oairun_client_options,
+    options: Option<&mut oairun_client_options>,
     base_url: *const c_char,
 ) -> oairun_status {
     set(options, |o| {
-        let url = arg_nonempty_str("base_url", base_url)?;
+        // SAFETY: `base_url`: NULL or a NUL-terminated string valid for the call (header).
+        let url = unsafe { arg_nonempty_str("base_url", base_url) }?;
         parse_base_url(url)?;
         o.base_url = Some(url.to_owned());
         Ok(())
@@ -86,11 +87,12 @@ pub unsafe extern "C" fn oairun_client_options_set_base_url(
 /// empty, not UTF-8, or holds characters HTTP forbids in a header.
 #[no_mangle]
 pub unsafe extern "C" fn oairun_client_options_set_organization(
-    options: *mut oairun_client_options,
+    options: Option<&mut oairun_client_options>,
     organization: *const c_char,
 ) -> oairun_status {
     set(options, |o| {
-        let value = arg_nonempty_str("organization", organization)?;
+        // SAFETY: `organization`: NULL or a NUL-terminated string valid for the call (header).
+        let value = unsafe { arg_nonempty_str("organization", organization) }?;
         validate_header("OpenAI-Organization", value)?;
         o.organization = Some(value.to_owned());
         Ok(())
@@ -104,11 +106,12 @@ pub unsafe extern "C" fn oairun_client_options_set_organization(
 /// UTF-8, or holds characters HTTP forbids in a header.
 #[no_mangle]
 pub unsafe extern "C" fn oairun_client_options_set_project(
-    options: *mut oairun_client_options,
+    options: Option<&mut oairun_client_options>,
     project: *const c_char,
 ) -> oairun_status {
     set(options, |o| {
-        let value = arg_nonempty_str("project", project)?;
+        // SAFETY: `project`: NULL or a NUL-terminated string valid for the call (header).
+        let value = unsafe { arg_nonempty_str("project", project) }?;
         validate_header("OpenAI-Project", value)?;
         o.project = Some(value.to_owned());
         Ok(())
@@ -125,13 +128,15 @@ pub unsafe extern "C" fn oairun_client_options_set_project(
 /// injection). An empty `value` is allowed.
 #[no_mangle]
 pub unsafe extern "C" fn oairun_client_options_add_header(
-    options: *mut oairun_client_options,
+    options: Option<&mut oairun_client_options>,
     name: *const c_char,
     value: *const c_char,
 ) -> oairun_status {
     set(options, |o| {
-        let name = arg_nonempty_str("name", name)?;
-        let value = arg_str("value", value)?;
+        // SAFETY: `name`: NULL or a NUL-terminated string valid for the call (header).
+        let name = unsafe { arg_nonempty_str("name", name) }?;
+        // SAFETY: `value`: NULL or a NUL-terminated string valid for the call (header).
+        let value = unsafe { arg_str("value", value) }?;
         validate_header(name, value)?;
         o.headers.push((name.to_owned(), value.to_owned()));
         Ok(())
@@ -146,7 +151,7 @@ pub unsafe extern "C" fn oairun_client_options_add_header(
 /// `timeout_ms` is 0.
 #[no_mangle]
 pub unsafe extern "C" fn oairun_client_options_set_timeout_ms(
-    options: *mut oairun_client_options,
+    options: Option<&mut oairun_client_options>,
     timeout_ms: u64,
 ) -> oairun_status {
     set(options, |o| {
@@ -163,7 +168,7 @@ pub unsafe extern "C" fn oairun_client_options_set_timeout_ms(
 /// `timeout_ms` is 0.
 #[no_mangle]
 pub unsafe extern "C" fn oairun_client_options_set_connect_timeout_ms(
-    options: *mut oairun_client_options,
+    options: Option<&mut oairun_client_options>,
     timeout_ms: u64,
 ) -> oairun_status {
     set(options, |o| {
@@ -180,7 +185,7 @@ pub unsafe extern "C" fn oairun_client_options_set_connect_timeout_ms(
 /// `timeout_ms` is 0.
 #[no_mangle]
 pub unsafe extern "C" fn oairun_client_options_set_read_timeout_ms(
-    options: *mut oairun_client_options,
+    options: Option<&mut oairun_client_options>,
     timeout_ms: u64,
 ) -> oairun_status {
     set(options, |o| {
@@ -197,7 +202,7 @@ pub unsafe extern "C" fn oairun_client_options_set_read_timeout_ms(
 /// Returns `OAIRUN_OK`, or `OAIRUN_INVALID_ARGUMENT` when `options` is NULL.
 #[no_mangle]
 pub unsafe extern "C" fn oairun_client_options_allow_insecure_http(
-    options: *mut oairun_client_options,
+    options: Option<&mut oairun_client_options>,
     allow: c_int,
 ) -> oairun_status {
     set(options, |o| {
@@ -213,7 +218,7 @@ pub unsafe extern "C" fn oairun_client_options_allow_insecure_http(
 /// is 0 or does not fit in memory's address space.
 #[no_mangle]
 pub unsafe extern "C" fn oairun_client_options_set_max_response_bytes(
-    options: *mut oairun_client_options,
+    options: Option<&mut oairun_client_options>,
     max_bytes: u64,
 ) -> oairun_status {
     set(options, |o| {
@@ -229,7 +234,7 @@ pub unsafe extern "C" fn oairun_client_options_set_max_response_bytes(
 /// is 0 or does not fit in memory's address space.
 #[no_mangle]
 pub unsafe extern "C" fn oairun_client_options_set_max_event_bytes(
-    options: *mut oairun_client_options,
+    options: Option<&mut oairun_client_options>,
     max_bytes: u64,
 ) -> oairun_status {
     set(options, |o| {
@@ -264,7 +269,7 @@ fn positive_size(what: &str, bytes: u64) -> Result<usize> {
 /// Returns `OAIRUN_OK`, or `OAIRUN_INVALID_ARGUMENT` when `options` is NULL.
 #[no_mangle]
 pub unsafe extern "C" fn oairun_client_options_set_max_retries(
-    options: *mut oairun_client_options,
+    options: Option<&mut oairun_client_options>,
     max_retries: u32,
 ) -> oairun_status {
     set(options, |o| {
@@ -275,6 +280,6 @@ pub unsafe extern "C" fn oairun_client_options_set_max_retries(
 
 /// Frees an options object. NULL does nothing. Clients created from it are not affected.
 #[no_mangle]
-pub unsafe extern "C" fn oairun_client_options_free(options: *mut oairun_client_options) {
-    guard((), || free_raw(options))
+pub unsafe extern "C" fn oairun_client_options_free(options: Option<Box<oairun_client_options>>) {
+    guard(|| drop(options))
 }

@@ -4,8 +4,8 @@ use std::ffi::{c_char, c_void, CString};
 
 use super::submit::submission;
 use super::{
-    arg_out, arg_ref, free_raw, guard, guard_status, into_raw, oairun_client, oairun_error,
-    oairun_event, oairun_event_callback, oairun_status, oairun_tool_outputs, UserData,
+    arg_out, arg_ref, guard, guard_status, into_raw, oairun_client, oairun_error, oairun_event,
+    oairun_event_callback, oairun_status, oairun_tool_outputs, UserData,
 };
 use crate::error::{Error, Result};
 use crate::event::Event;
@@ -18,6 +18,8 @@ use crate::submission::Submission;
 pub struct oairun_stream {
     inner: Submission,
 }
+
+impl super::Handle for oairun_stream {}
 
 /// Called once when a submission started by `oairun_submit_tool_outputs_start` ends, on an
 /// oairun callback thread (see `oairun_submit_tool_outputs_stream_start` for what runs
@@ -67,19 +69,21 @@ pub type oairun_completion_callback = Option<
 /// Every other outcome comes from `oairun_stream_wait`.
 #[no_mangle]
 pub unsafe extern "C" fn oairun_submit_tool_outputs_stream_start(
-    client: *const oairun_client,
+    client: Option<&oairun_client>,
     thread_id: *const c_char,
     run_id: *const c_char,
-    outputs: *const oairun_tool_outputs,
+    outputs: Option<&oairun_tool_outputs>,
     cb: oairun_event_callback,
     user_data: *mut c_void,
-    out: *mut *mut oairun_stream,
+    out: Option<&mut *mut oairun_stream>,
     err: *mut *mut oairun_error,
 ) -> oairun_status {
     guard_status(err, || {
-        let (client, thread_id, run_id, outputs) = submission(client, thread_id, run_id, outputs)?;
+        // SAFETY: the ids are NULL or NUL-terminated strings valid for the call (header).
+        let (client, thread_id, run_id, outputs) =
+            unsafe { submission(client, thread_id, run_id, outputs) }?;
         let cb = cb.ok_or_else(|| Error::invalid("cb must not be NULL"))?;
-        arg_out("out", out)?;
+        let out = arg_out("out", out)?;
         let user_data = UserData(user_data);
         let inner = client.inner.submit_tool_outputs_stream_start(
             thread_id,
@@ -120,17 +124,19 @@ pub unsafe extern "C" fn oairun_submit_tool_outputs_stream_start(
 /// a bug in oairun.
 #[no_mangle]
 pub unsafe extern "C" fn oairun_submit_tool_outputs_start(
-    client: *const oairun_client,
+    client: Option<&oairun_client>,
     thread_id: *const c_char,
     run_id: *const c_char,
-    outputs: *const oairun_tool_outputs,
+    outputs: Option<&oairun_tool_outputs>,
     cb: oairun_completion_callback,
     user_data: *mut c_void,
-    out: *mut *mut oairun_stream,
+    out: Option<&mut *mut oairun_stream>,
     err: *mut *mut oairun_error,
 ) -> oairun_status {
     guard_status(err, || {
-        let (client, thread_id, run_id, outputs) = submission(client, thread_id, run_id, outputs)?;
+        // SAFETY: the ids are NULL or NUL-terminated strings valid for the call (header).
+        let (client, thread_id, run_id, outputs) =
+            unsafe { submission(client, thread_id, run_id, outputs) }?;
         let cb = cb.ok_or_else(|| Error::invalid("cb must not be NULL"))?;
         let user_data = UserData(user_data);
         let inner = client.inner.submit_tool_outputs_start(
@@ -141,10 +147,9 @@ pub unsafe extern "C" fn oairun_submit_tool_outputs_start(
                 complete(cb, result, user_data.get());
             },
         )?;
-        if out.is_null() {
-            inner.detach();
-        } else {
-            *out = into_raw(oairun_stream { inner });
+        match out {
+            None => inner.detach(),
+            Some(out) => *out = into_raw(oairun_stream { inner }),
         }
         Ok(())
     })
@@ -184,8 +189,8 @@ fn complete(
 /// synchronous submission's completion callback still runs, once, with `OAIRUN_CANCELLED`.
 /// `stream` must not be freed while this runs.
 #[no_mangle]
-pub unsafe extern "C" fn oairun_stream_cancel(stream: *mut oairun_stream) {
-    guard((), || {
+pub unsafe extern "C" fn oairun_stream_cancel(stream: Option<&oairun_stream>) {
+    guard(|| {
         if let Some(stream) = stream.as_ref() {
             stream.inner.cancel();
         }
@@ -207,7 +212,7 @@ pub unsafe extern "C" fn oairun_stream_cancel(stream: *mut oairun_stream) {
 /// submission needs).
 #[no_mangle]
 pub unsafe extern "C" fn oairun_stream_wait(
-    stream: *mut oairun_stream,
+    stream: Option<&oairun_stream>,
     err: *mut *mut oairun_error,
 ) -> oairun_status {
     guard_status(err, || arg_ref("stream", stream)?.inner.wait())
@@ -217,6 +222,6 @@ pub unsafe extern "C" fn oairun_stream_wait(
 /// running (as `oairun_stream_cancel` does). NULL does nothing. No other call using `stream`
 /// may be in progress on any thread. May be called from the submission's own callback.
 #[no_mangle]
-pub unsafe extern "C" fn oairun_stream_free(stream: *mut oairun_stream) {
-    guard((), || free_raw(stream))
+pub unsafe extern "C" fn oairun_stream_free(stream: Option<Box<oairun_stream>>) {
+    guard(|| drop(stream))
 }

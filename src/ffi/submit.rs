@@ -24,15 +24,17 @@ pub type oairun_event_callback =
 /// # Safety
 /// Each pointer is NULL or valid for the duration of the call.
 pub(super) unsafe fn submission<'a>(
-    client: *const oairun_client,
+    client: Option<&'a oairun_client>,
     thread_id: *const c_char,
     run_id: *const c_char,
-    outputs: *const oairun_tool_outputs,
+    outputs: Option<&'a oairun_tool_outputs>,
 ) -> Result<(&'a oairun_client, &'a str, &'a str, &'a oairun_tool_outputs)> {
     Ok((
         arg_ref("client", client)?,
-        arg_str("thread_id", thread_id)?,
-        arg_str("run_id", run_id)?,
+        // SAFETY: the caller's contract above.
+        unsafe { arg_str("thread_id", thread_id) }?,
+        // SAFETY: the caller's contract above.
+        unsafe { arg_str("run_id", run_id) }?,
         arg_ref("outputs", outputs)?,
     ))
 }
@@ -62,16 +64,18 @@ pub(super) unsafe fn submission<'a>(
 /// `OAIRUN_INTERNAL` for a bug in oairun.
 #[no_mangle]
 pub unsafe extern "C" fn oairun_submit_tool_outputs(
-    client: *const oairun_client,
+    client: Option<&oairun_client>,
     thread_id: *const c_char,
     run_id: *const c_char,
-    outputs: *const oairun_tool_outputs,
-    run_json: *mut *mut c_char,
+    outputs: Option<&oairun_tool_outputs>,
+    run_json: Option<&mut *mut c_char>,
     err: *mut *mut oairun_error,
 ) -> oairun_status {
     guard_status(err, || {
-        let (client, thread_id, run_id, outputs) = submission(client, thread_id, run_id, outputs)?;
-        arg_out("run_json", run_json)?;
+        // SAFETY: the ids are NULL or NUL-terminated strings valid for the call (header).
+        let (client, thread_id, run_id, outputs) =
+            unsafe { submission(client, thread_id, run_id, outputs) }?;
+        let run_json = arg_out("run_json", run_json)?;
         #[cfg(test)]
         crate::test_hooks::panic_at("ffi", thread_id);
         let json = client
@@ -114,16 +118,18 @@ pub unsafe extern "C" fn oairun_submit_tool_outputs(
 /// `OAIRUN_INTERNAL` for a bug in oairun.
 #[no_mangle]
 pub unsafe extern "C" fn oairun_submit_tool_outputs_stream(
-    client: *const oairun_client,
+    client: Option<&oairun_client>,
     thread_id: *const c_char,
     run_id: *const c_char,
-    outputs: *const oairun_tool_outputs,
+    outputs: Option<&oairun_tool_outputs>,
     cb: oairun_event_callback,
     user_data: *mut c_void,
     err: *mut *mut oairun_error,
 ) -> oairun_status {
     guard_status(err, || {
-        let (client, thread_id, run_id, outputs) = submission(client, thread_id, run_id, outputs)?;
+        // SAFETY: the ids are NULL or NUL-terminated strings valid for the call (header).
+        let (client, thread_id, run_id, outputs) =
+            unsafe { submission(client, thread_id, run_id, outputs) }?;
         let cb = cb.ok_or_else(|| Error::invalid("cb must not be NULL"))?;
         client.inner.submit_tool_outputs_stream(
             thread_id,
@@ -131,7 +137,8 @@ pub unsafe extern "C" fn oairun_submit_tool_outputs_stream(
             &outputs.inner,
             |event: &Event| {
                 let lent = oairun_event { event };
-                cb(&lent, user_data) == 0
+                // SAFETY: cb is the caller's callback, called as the header documents.
+                unsafe { cb(&lent, user_data) == 0 }
             },
         )
     })

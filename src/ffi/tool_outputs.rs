@@ -4,8 +4,8 @@ use std::ffi::c_char;
 use std::ptr;
 
 use super::{
-    arg_mut, arg_nonempty_str, arg_out, arg_str, free_raw, guard, guard_status, into_raw,
-    oairun_error, oairun_status,
+    arg_mut, arg_nonempty_str, arg_out, arg_str, guard, guard_status, into_raw, oairun_error,
+    oairun_status,
 };
 use crate::tool_outputs::ToolOutputs;
 
@@ -17,11 +17,13 @@ pub struct oairun_tool_outputs {
     pub(crate) inner: ToolOutputs,
 }
 
+impl super::Handle for oairun_tool_outputs {}
+
 /// Creates an empty list. The caller owns it and frees it with `oairun_tool_outputs_free`.
 /// Returns NULL only if memory ran out.
 #[no_mangle]
 pub extern "C" fn oairun_tool_outputs_new() -> *mut oairun_tool_outputs {
-    guard(ptr::null_mut(), || {
+    guard(|| {
         into_raw(oairun_tool_outputs {
             inner: ToolOutputs::new(),
         })
@@ -36,14 +38,16 @@ pub extern "C" fn oairun_tool_outputs_new() -> *mut oairun_tool_outputs {
 /// argument is NULL or not UTF-8, or `tool_call_id` is empty (an empty `output` is allowed).
 #[no_mangle]
 pub unsafe extern "C" fn oairun_tool_outputs_add(
-    outputs: *mut oairun_tool_outputs,
+    outputs: Option<&mut oairun_tool_outputs>,
     tool_call_id: *const c_char,
     output: *const c_char,
 ) -> oairun_status {
     guard_status(ptr::null_mut(), || {
         let outputs = arg_mut("outputs", outputs)?;
-        let tool_call_id = arg_nonempty_str("tool_call_id", tool_call_id)?;
-        let output = arg_str("output", output)?;
+        // SAFETY: `tool_call_id`: NULL or a NUL-terminated string valid for the call (header).
+        let tool_call_id = unsafe { arg_nonempty_str("tool_call_id", tool_call_id) }?;
+        // SAFETY: `output`: NULL or a NUL-terminated string valid for the call (header).
+        let output = unsafe { arg_str("output", output) }?;
         outputs.inner.push(tool_call_id, output)
     })
 }
@@ -62,12 +66,13 @@ pub unsafe extern "C" fn oairun_tool_outputs_add(
 #[no_mangle]
 pub unsafe extern "C" fn oairun_tool_outputs_from_json(
     json_array: *const c_char,
-    out: *mut *mut oairun_tool_outputs,
+    out: Option<&mut *mut oairun_tool_outputs>,
     err: *mut *mut oairun_error,
 ) -> oairun_status {
     guard_status(err, || {
-        let json = arg_str("json_array", json_array)?;
-        arg_out("out", out)?;
+        // SAFETY: `json_array`: NULL or a NUL-terminated string valid for the call (header).
+        let json = unsafe { arg_str("json_array", json_array) }?;
+        let out = arg_out("out", out)?;
         let inner = ToolOutputs::from_json(json)?;
         *out = into_raw(oairun_tool_outputs { inner });
         Ok(())
@@ -76,6 +81,6 @@ pub unsafe extern "C" fn oairun_tool_outputs_from_json(
 
 /// Frees a list. NULL does nothing.
 #[no_mangle]
-pub unsafe extern "C" fn oairun_tool_outputs_free(outputs: *mut oairun_tool_outputs) {
-    guard((), || free_raw(outputs))
+pub unsafe extern "C" fn oairun_tool_outputs_free(outputs: Option<Box<oairun_tool_outputs>>) {
+    guard(|| drop(outputs))
 }
