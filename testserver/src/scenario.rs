@@ -8,7 +8,7 @@ use crate::server::Shared;
 use crate::{odd, REFERENCE_RUN_JSON, REFERENCE_STREAM};
 
 /// How long `stall` and `stall_headers` keep quiet when the client stays.
-const STALL: Duration = Duration::from_secs(30);
+pub(crate) const STALL: Duration = Duration::from_secs(30);
 /// Long streams are written in chunks of about this size: flushing each of thousands of small
 /// events would make the scenario slow for no benefit.
 const BATCH: usize = 16 * 1024;
@@ -39,7 +39,7 @@ pub(crate) enum Scenario {
 }
 
 /// Digits only (no sign, no spaces), as `parse` alone would accept `+5`.
-fn number<T: std::str::FromStr>(s: &str) -> Option<T> {
+pub(crate) fn number<T: std::str::FromStr>(s: &str) -> Option<T> {
     if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
@@ -47,7 +47,7 @@ fn number<T: std::str::FromStr>(s: &str) -> Option<T> {
 }
 
 /// An error status the `status_` scenarios accept: only 4xx and 5xx carry an error body.
-fn error_status(s: &str) -> Option<u16> {
+pub(crate) fn error_status(s: &str) -> Option<u16> {
     number::<u16>(s).filter(|n| (400..=599).contains(n) && s.len() == 3)
 }
 
