@@ -191,8 +191,9 @@ impl TestServer {
         self.shared.answering()
     }
 
-    /// Forgets the recorded requests, and which runs `ratelimit_once` has already refused, so
-    /// the server behaves as if freshly started.
+    /// Forgets the recorded requests, which runs `ratelimit_once` has already refused, and the
+    /// scripted models' runs and responses (stored or not), so the server behaves as if freshly
+    /// started (except that new ids never repeat old ones). `POST /_test/reset` does the same.
     pub fn clear(&self) {
         self.shared.clear();
     }
@@ -300,4 +301,20 @@ pub fn responses_json(model: &str) -> Option<String> {
 /// so equal to `long_text(n)`.
 pub fn responses_long_text(n: usize) -> String {
     long_text(n)
+}
+
+/// The calls the scripted tool-calling models (`tool_loop*`, both routes) ask for in turn 1,
+/// in parallel, as `(name, arguments)`.
+pub const TOOL_LOOP_TURN_1: [(&str, &str); 2] = tools::TURN_1;
+/// The call they ask for in turn 2 (and `tool_loop_forever` in every later turn).
+pub const TOOL_LOOP_TURN_2: [(&str, &str); 1] = tools::TURN_2;
+/// The one pending call `(id, name, arguments)` of an Assistants run the server has not seen:
+/// the first submission to a `tool_loop*` thread answers it.
+pub const TOOL_LOOP_FIRST_RUN_CALL: (&str, &str, &str) = tools::FIRST_RUN_CALL;
+
+/// The text of a scripted model's final answer, from every `(call_id, output)` it received,
+/// in order: `Outputs: <call_id>=<output>; <call_id>=<output>.` (outputs verbatim; an output
+/// given as an array of content parts appears as its JSON text).
+pub fn tool_loop_text(outputs: &[(&str, &str)]) -> String {
+    tools::loop_text(outputs)
 }

@@ -5,9 +5,6 @@
 //! JSON is written with `format!` rather than `serde_json::json!`, so that members keep the
 //! API's order (`type` first, then `sequence_number`) and the fixtures stay byte-exact.
 
-// The builders serve the fixture test now and the scripted models next.
-#![allow(dead_code)]
-
 use std::io;
 
 use crate::http::{After, Exchange};
@@ -34,13 +31,16 @@ pub(crate) const INCOMPLETE_SSE: &str = include_str!("../fixtures/responses/inco
 pub(crate) const INCOMPLETE_JSON: &str = include_str!("../fixtures/responses/incomplete.json");
 
 /// The text answer of the fixed text stream, as its deltas.
+#[cfg(test)]
 pub(crate) const TEXT_DELTAS: [&str; 6] =
     ["It's", " 15\u{b0}C", " and", " clear", " in", " Paris."];
 /// The deltas the `incomplete` answer gets out before it is cut short.
+#[cfg(test)]
 const INCOMPLETE_DELTAS: [&str; 2] = ["It's", " 15\u{b0}C"];
 /// The flat `error` event of `error_flat` and of the scripted `tool_loop_error`.
 pub(crate) const ERROR_FLAT_DATA: &str = r#"{"type":"error","sequence_number":2,"code":"server_error","message":"The server had an error while processing your request.","param":null}"#;
 /// The nested `error` event of `error_nested`.
+#[cfg(test)]
 pub(crate) const ERROR_NESTED_DATA: &str = r#"{"type":"error","sequence_number":2,"error":{"type":"too_many_requests","code":"too_many_requests","message":"Too Many Requests","param":null}}"#;
 /// `response.error` of a failed response.
 const FAILED_ERROR: &str =
@@ -67,6 +67,8 @@ pub(crate) enum Status {
     InProgress,
     Completed,
     Failed,
+    // Only the `incomplete` fixture, built by a test, has this status.
+    #[cfg_attr(not(test), allow(dead_code))]
     Incomplete,
 }
 
@@ -358,8 +360,10 @@ pub(crate) fn pieces(text: &str, max: usize) -> Vec<&str> {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The fixtures, as built (a unit test checks the committed files are exactly these).
+// The fixtures, as built (a unit test checks the committed files are exactly these, and
+// writes them with `OAIRUN_WRITE_FIXTURES=1`).
 
+#[cfg(test)]
 pub(crate) fn build_text() -> (String, String) {
     let resp = Resp::fixed("resp_fixed_text");
     let mut ev = Events::default();
@@ -372,6 +376,7 @@ pub(crate) fn build_text() -> (String, String) {
     )
 }
 
+#[cfg(test)]
 pub(crate) fn build_function_call() -> (String, String) {
     let resp = Resp::fixed("resp_fixed_function_call");
     let call = FnCall {
@@ -390,6 +395,7 @@ pub(crate) fn build_function_call() -> (String, String) {
     )
 }
 
+#[cfg(test)]
 pub(crate) fn build_error(data: &str) -> String {
     let resp = Resp::fixed("resp_fixed_error");
     let mut ev = Events::default();
@@ -399,6 +405,7 @@ pub(crate) fn build_error(data: &str) -> String {
     sse
 }
 
+#[cfg(test)]
 pub(crate) fn build_failed() -> (String, String) {
     let resp = Resp::fixed("resp_fixed_failed");
     let mut ev = Events::default();
@@ -407,6 +414,7 @@ pub(crate) fn build_failed() -> (String, String) {
     (ev.to_sse(true), resp.object(Status::Failed, "[]"))
 }
 
+#[cfg(test)]
 pub(crate) fn build_incomplete() -> (String, String) {
     let resp = Resp::fixed("resp_fixed_incomplete");
     let mut ev = Events::default();

@@ -5,6 +5,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::http::{After, Exchange};
 use crate::server::Shared;
+use crate::tools;
 use crate::{odd, REFERENCE_RUN_JSON, REFERENCE_STREAM};
 
 /// How long `stall` and `stall_headers` keep quiet when the client stays.
@@ -36,6 +37,7 @@ pub(crate) enum Scenario {
     WrongContentType,
     Big(usize),
     Echo,
+    Tools(tools::Script),
 }
 
 /// Digits only (no sign, no spaces), as `parse` alone would accept `+5`.
@@ -72,6 +74,9 @@ impl Scenario {
         };
         if let Some(fixed) = fixed {
             return fixed;
+        }
+        if let Some(script) = tools::Script::parse(thread_id) {
+            return Tools(script);
         }
         let parsed = if let Some(rest) = thread_id.strip_prefix("status_") {
             match rest.strip_suffix("_plain") {
@@ -178,11 +183,15 @@ pub(crate) async fn respond(
     ex: &mut Exchange<'_>,
     shared: &Shared,
     scenario: Scenario,
+    thread_id: &str,
     run_id: &str,
     stream: bool,
     body: &serde_json::Value,
 ) -> io::Result<After> {
     match scenario {
+        Scenario::Tools(script) => {
+            tools::respond_assistants(ex, shared, script, thread_id, run_id, stream, body).await
+        }
         Scenario::Reference => reference(ex, stream).await,
         Scenario::Status(status) => {
             let retry: &[(&str, &str)] = if status == 429 {

@@ -11,6 +11,7 @@ use tokio::sync::oneshot;
 
 use crate::http::{After, Conn, Exchange, Head, ReadError, Request};
 use crate::scenario;
+use crate::tools;
 use crate::RecordedRequest;
 
 /// The path of the Responses route.
@@ -27,6 +28,10 @@ pub(crate) struct Shared {
     answering: AtomicUsize,
     /// The origin of [`RecordedRequest::received`].
     started: Instant,
+    /// The scripted models' responses and runs.
+    tools: Mutex<tools::State>,
+    /// Numbers the ids the scripted models hand out (never reset, so ids never repeat).
+    ids: AtomicU64,
 }
 
 /// Counts requests across every server of the process: half of each request id.
@@ -50,7 +55,21 @@ impl Shared {
             nonce: nanos ^ (u64::from(std::process::id()) << 32) ^ u64::from(port),
             answering: AtomicUsize::new(0),
             started: Instant::now(),
+            tools: Mutex::new(tools::State::default()),
+            ids: AtomicU64::new(1),
         }
+    }
+
+    /// The scripted models' state, locked.
+    pub(crate) fn tools(&self) -> MutexGuard<'_, tools::State> {
+        lock(&self.tools)
+    }
+
+    /// A new id `<prefix>_<16 hex digits of this server's nonce><8 hex digits of a counter>`,
+    /// unique within the process.
+    pub(crate) fn next_id(&self, prefix: &str) -> String {
+        let n = self.ids.fetch_add(1, Ordering::Relaxed);
+        format!("{prefix}_{:016x}{:08x}", self.nonce, n)
     }
 
     pub(crate) fn requests(&self) -> Vec<RecordedRequest> {
@@ -60,6 +79,7 @@ impl Shared {
     pub(crate) fn clear(&self) {
         lock(&self.requests).clear();
         lock(&self.rate_limited_runs).clear();
+        *lock(&self.tools) = tools::State::default();
     }
 
     pub(crate) fn answering(&self) -> usize {
@@ -228,7 +248,7 @@ async fn route(ex: &mut Exchange<'_>, shared: &Shared, request: &Request) -> io:
     }
     let stream = body.get("stream") == Some(&serde_json::Value::Bool(true));
     let scenario = scenario::Scenario::parse(&thread_id);
-    scenario::respond(ex, shared, scenario, &run_id, stream, &body).await
+    scenario::respond(ex, shared, scenario, &thread_id, &run_id, stream, &body).await
 }
 
 async fn not_allowed(ex: &mut Exchange<'_>, method: &str, path: &str) -> io::Result<After> {
