@@ -1,10 +1,13 @@
 //! A loopback HTTP/1.1 server that speaks the exact wire format of the Assistants
-//! `submit_tool_outputs` endpoint, for oairun's tests and demos.
+//! `submit_tool_outputs` endpoint and of the Responses API's `POST /v1/responses`, for oairun's
+//! tests and demos.
 //!
 //! The HTTP layer is written by hand on tokio's `TcpListener` (no hyper) so that the framing of
 //! every answer is controlled byte by byte: which bytes go in which chunk, when a chunk is flushed,
 //! whether the body ends cleanly or the socket is reset. The answer is chosen by the thread id of
-//! the request path (see the crate's scenario list in [`TestServer`]).
+//! the request path (Assistants) or the body's `model` (Responses); see the scenario tables in
+//! [`TestServer`]. Scripted tool-calling models (`tool_loop`…) keep state across requests, so a
+//! client's whole tool-call loop can run against the server.
 //!
 //! Every request is recorded, so tests can assert on what the client sent.
 #![warn(missing_docs)]
@@ -181,6 +184,15 @@ impl TestServer {
             .requests()
             .into_iter()
             .filter(|r| r.thread_id.as_deref() == Some(thread_id))
+            .collect()
+    }
+
+    /// The recorded `/v1/responses` requests whose body's `model` is `model`, in arrival order.
+    pub fn requests_for_model(&self, model: &str) -> Vec<RecordedRequest> {
+        self.shared
+            .requests()
+            .into_iter()
+            .filter(|r| r.model.as_deref() == Some(model))
             .collect()
     }
 

@@ -322,6 +322,32 @@ fn stall_sends_created_then_nothing() {
 }
 
 #[test]
+fn stall_not_streamed_sends_nothing() {
+    let server = TestServer::start();
+    let mut conn = connect(&server);
+    send(
+        &mut conn,
+        "POST",
+        "/v1/responses",
+        &not_streamed("stall"),
+        "",
+    );
+    conn.get_mut()
+        .set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
+    let mut byte = [0u8; 1];
+    assert!(conn.read(&mut byte).is_err(), "not even a status line");
+    assert_eq!(server.answers_in_progress(), 1);
+    assert_eq!(responses_json("stall"), None);
+    drop(conn);
+    let started = Instant::now();
+    while server.answers_in_progress() != 0 {
+        assert!(started.elapsed() < Duration::from_secs(5));
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
 fn long_streams_spell_responses_long_text() {
     let server = TestServer::start();
     let delta_text = |events: &[(String, String)]| -> String {
@@ -457,6 +483,8 @@ fn requests_are_recorded_with_their_model() {
     assert_eq!(recorded[0].model.as_deref(), Some("gpt-test"));
     assert_eq!(recorded[0].thread_id, None);
     assert_eq!(recorded[1].model, None);
+    assert_eq!(server.requests_for_model("gpt-test").len(), 1);
+    assert!(server.requests_for_model("other").is_empty());
     assert!(recorded[0].header("openai-beta").is_none());
 
     let mut conn = connect(&server);
