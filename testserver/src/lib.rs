@@ -1,18 +1,23 @@
 //! A loopback HTTP/1.1 server that speaks the exact wire format of the Assistants
-//! `submit_tool_outputs` endpoint, for oairun's tests and demos.
+//! `submit_tool_outputs` endpoint and of the Responses API's `POST /v1/responses`, for oairun's
+//! tests and demos.
 //!
 //! The HTTP layer is written by hand on tokio's `TcpListener` (no hyper) so that the framing of
 //! every answer is controlled byte by byte: which bytes go in which chunk, when a chunk is flushed,
 //! whether the body ends cleanly or the socket is reset. The answer is chosen by the thread id of
-//! the request path (see the crate's scenario list in [`TestServer`]).
+//! the request path (Assistants) or the body's `model` (Responses); see the scenario tables in
+//! [`TestServer`]. Scripted tool-calling models (`tool_loop`…) keep state across requests, so a
+//! client's whole tool-call loop can run against the server.
 //!
 //! Every request is recorded, so tests can assert on what the client sent.
 #![warn(missing_docs)]
 
 mod http;
 mod odd;
+mod responses;
 mod scenario;
 mod server;
+mod tools;
 
 use std::net::Ipv4Addr;
 use std::sync::Arc;
@@ -27,6 +32,32 @@ pub const REFERENCE_RUN_JSON: &str = include_str!("../fixtures/run.json");
 /// every `event:`/`data:` pair of the reference, each followed by a blank line, ending with
 /// `event: done` / `data: [DONE]`.
 pub const REFERENCE_STREAM: &str = include_str!("../fixtures/stream.sse");
+
+/// The scenario tables of both routes (Markdown): the documentation of [`TestServer`], and
+/// what `oairun-testserver --help` prints.
+pub const SCENARIOS: &str = include_str!("scenarios.md");
+
+/// `fixtures/responses/text.sse`: the streamed answer of the OpenAI-style text scenario (any
+/// `model` not otherwise listed).
+pub const RESPONSES_TEXT_SSE: &str = responses::TEXT_SSE;
+/// `fixtures/responses/text.json`: the non-streamed answer of the text scenario.
+pub const RESPONSES_TEXT_JSON: &str = responses::TEXT_JSON;
+/// `fixtures/responses/function_call.sse`: the streamed `function_call` scenario.
+pub const RESPONSES_FUNCTION_CALL_SSE: &str = responses::FUNCTION_CALL_SSE;
+/// `fixtures/responses/function_call.json`: the non-streamed `function_call` scenario.
+pub const RESPONSES_FUNCTION_CALL_JSON: &str = responses::FUNCTION_CALL_JSON;
+/// `fixtures/responses/error_flat.sse`: the `error_flat` scenario.
+pub const RESPONSES_ERROR_FLAT_SSE: &str = responses::ERROR_FLAT_SSE;
+/// `fixtures/responses/error_nested.sse`: the `error_nested` scenario.
+pub const RESPONSES_ERROR_NESTED_SSE: &str = responses::ERROR_NESTED_SSE;
+/// `fixtures/responses/failed.sse`: the streamed `failed` scenario.
+pub const RESPONSES_FAILED_SSE: &str = responses::FAILED_SSE;
+/// `fixtures/responses/failed.json`: the non-streamed `failed` scenario.
+pub const RESPONSES_FAILED_JSON: &str = responses::FAILED_JSON;
+/// `fixtures/responses/incomplete.sse`: the streamed `incomplete` scenario.
+pub const RESPONSES_INCOMPLETE_SSE: &str = responses::INCOMPLETE_SSE;
+/// `fixtures/responses/incomplete.json`: the non-streamed `incomplete` scenario.
+pub const RESPONSES_INCOMPLETE_JSON: &str = responses::INCOMPLETE_JSON;
 
 /// One request as the server received it.
 #[derive(Debug, Clone)]
@@ -44,6 +75,8 @@ pub struct RecordedRequest {
     pub thread_id: Option<String>,
     /// The percent-decoded run id, when the path matched the `submit_tool_outputs` route.
     pub run_id: Option<String>,
+    /// The body's `model` string, for a request to `/v1/responses` whose body is JSON with one.
+    pub model: Option<String>,
     /// When the request had been read whole, on a monotonic clock that starts with the
     /// server: the gap between two requests' values is the time between their arrivals.
     pub received: Duration,
@@ -65,38 +98,10 @@ impl RecordedRequest {
 /// synchronous tests and from async tests (whatever runtime they use). Dropping it stops the
 /// listener and every connection promptly.
 ///
-/// The answer to `POST /v1/threads/{thread_id}/runs/{run_id}/submit_tool_outputs` depends on the
-/// decoded thread id (`"stream": true` in the body selects the streamed variant):
+/// See the scenario tables below: the same text `oairun-testserver --help` prints
+/// ([`SCENARIOS`]).
 ///
-/// | thread id | answer |
-/// |---|---|
-/// | anything not below | [`REFERENCE_RUN_JSON`] / [`REFERENCE_STREAM`], one chunk per event |
-/// | `status_<NNN>` (400–599) | that status, OpenAI error body, message `test error <NNN>`; 429 adds `retry-after: 1`, `retry-after-ms: 50` |
-/// | `status_<NNN>_plain` | that status, `text/plain` body `upstream exploded` |
-/// | `ratelimit_once` | first request per run id: 429 (`retry-after-ms: 100`); later: the reference |
-/// | `truncated` | first 5 events, then a clean end of body (no `done`) |
-/// | `reset` | first 2 events, then the socket is reset (SO_LINGER 0) mid-body |
-/// | `partial_event` | 3 events, half an event, then a clean end of body |
-/// | `stall` | first 2 events, nothing for 30 s or until the client leaves, then a clean end (no `done`) |
-/// | `stall_headers` | nothing at all for 30 s or until the client leaves, then close |
-/// | `close_before_headers` | the request is read, then the connection is closed unanswered |
-/// | `error_event` | 3 events, then an `error` event, then a clean end (no `done`) |
-/// | `long_<N>` | 3 head events, N deltas spelling [`long_text`]`(N)`, 3 tail events (see [`long_text`]) |
-/// | `slow_<MS>_<N>` | like `long_<N>`, one delta every MS ms, each with `"sent_ns"` |
-/// | `odd_framing` | odd but legal SSE framing of [`odd_framing_events`], in small awkward chunks |
-/// | `not_json` | sync: 200 `application/json` body `this is not json`; stream: the reference |
-/// | `wrong_content_type` | stream: 200 `application/json` with the Run object; sync: the reference |
-/// | `big_<MiB>` | sync: a JSON object of that many MiB; stream: one delta event whose data is that big, then `done` |
-/// | `echo` | sync: `{"id":"run_echo","object":"thread.run","status":"queued","received":<body>}`; stream: that object as a `thread.run.queued` event, then `done` |
-///
-/// A body that is not JSON or lacks a `tool_outputs` array gets 400 before any scenario applies.
-/// Keep-alive is supported (requests on one connection are served in order); a connection idle
-/// for 60 s between requests is closed. Request heads are capped at 64 KiB and bodies at
-/// 16 MiB (413 beyond, then close); a request with `Transfer-Encoding` gets 400.
-/// Other paths get 404, other methods on the route 405. `GET /_test/requests` and
-/// `POST /_test/reset` serve out-of-process clients (see [`TestServer::requests`] and
-/// [`TestServer::clear`]); they are not recorded. The list's objects carry the
-/// [`RecordedRequest`] fields, `received` as whole microseconds in `received_us`.
+#[doc = include_str!("scenarios.md")]
 pub struct TestServer {
     port: u16,
     shared: Arc<server::Shared>,
@@ -182,6 +187,15 @@ impl TestServer {
             .collect()
     }
 
+    /// The recorded `/v1/responses` requests whose body's `model` is `model`, in arrival order.
+    pub fn requests_for_model(&self, model: &str) -> Vec<RecordedRequest> {
+        self.shared
+            .requests()
+            .into_iter()
+            .filter(|r| r.model.as_deref() == Some(model))
+            .collect()
+    }
+
     /// How many requests are being answered right now (control requests excluded; also
     /// `GET /_test/answering`): a stalled answer counts until the
     /// client goes away, so this shows that a client dropped its connection.
@@ -189,8 +203,9 @@ impl TestServer {
         self.shared.answering()
     }
 
-    /// Forgets the recorded requests, and which runs `ratelimit_once` has already refused, so
-    /// the server behaves as if freshly started.
+    /// Forgets the recorded requests, which runs `ratelimit_once` has already refused, and the
+    /// scripted models' runs and responses (stored or not), so the server behaves as if freshly
+    /// started (except that new ids never repeat old ones). `POST /_test/reset` does the same.
     pub fn clear(&self) {
         self.shared.clear();
     }
@@ -255,4 +270,63 @@ pub fn odd_framing_events() -> Vec<(String, String)> {
 /// in order: useful to feed an SSE decoder the same awkward splits without a network.
 pub fn odd_framing_chunks() -> Vec<Vec<u8>> {
     odd::chunks().into_iter().map(|(chunk, _)| chunk).collect()
+}
+
+/// The exact body (before chunked coding) a fixed `/v1/responses` scenario sends when
+/// streamed, chosen by `model` as the server chooses it; for `hold_open` and `stall`, what is
+/// sent before the connection is held. `None` for `status_<NNN>` and the scripted models.
+pub fn responses_stream(model: &str) -> Option<String> {
+    responses::stream_body(responses::Model::parse(model))
+}
+
+/// The `(name, data)` pairs a correct SSE decoder yields for [`responses_stream`]`(model)`:
+/// the name is the `event:` field, or `message` where there is none (`no_event_lines`, and
+/// the `[DONE]` of `done_style`). Empty where [`responses_stream`] is `None`.
+pub fn responses_events(model: &str) -> Vec<(String, String)> {
+    let Some(body) = responses_stream(model) else {
+        return Vec::new();
+    };
+    body.split_inclusive("\n\n")
+        .map(|block| {
+            let mut name = "message".to_string();
+            let mut data = String::new();
+            for line in block.lines() {
+                if let Some(v) = line.strip_prefix("event: ") {
+                    name = v.to_string();
+                } else if let Some(v) = line.strip_prefix("data: ") {
+                    data = v.to_string();
+                }
+            }
+            (name, data)
+        })
+        .collect()
+}
+
+/// The exact non-streamed body a fixed `/v1/responses` scenario answers (a Response object),
+/// chosen by `model`. `None` for `stall`, `status_<NNN>` and the scripted models.
+pub fn responses_json(model: &str) -> Option<String> {
+    responses::json_body(responses::Model::parse(model))
+}
+
+/// The text the `long_<n>` `/v1/responses` scenario's `response.output_text.delta` events
+/// concatenate to: the same word cycle as [`long_text`] (non-ASCII, `"`, `\\`, tab, newline),
+/// so equal to `long_text(n)`.
+pub fn responses_long_text(n: usize) -> String {
+    long_text(n)
+}
+
+/// The calls the scripted tool-calling models (`tool_loop*`, both routes) ask for in turn 1,
+/// in parallel, as `(name, arguments)`.
+pub const TOOL_LOOP_TURN_1: [(&str, &str); 2] = tools::TURN_1;
+/// The call they ask for in turn 2 (and `tool_loop_forever` in every later turn).
+pub const TOOL_LOOP_TURN_2: [(&str, &str); 1] = tools::TURN_2;
+/// The one pending call `(id, name, arguments)` of an Assistants run the server has not seen:
+/// the first submission to a `tool_loop*` thread answers it.
+pub const TOOL_LOOP_FIRST_RUN_CALL: (&str, &str, &str) = tools::FIRST_RUN_CALL;
+
+/// The text of a scripted model's final answer, from every `(call_id, output)` it received,
+/// in order: `Outputs: <call_id>=<output>; <call_id>=<output>.` (outputs verbatim; an output
+/// given as an array of content parts appears as its JSON text).
+pub fn tool_loop_text(outputs: &[(&str, &str)]) -> String {
+    tools::loop_text(outputs)
 }

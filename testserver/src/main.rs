@@ -1,26 +1,37 @@
 //! `oairun-testserver [--port N] [--max-seconds S]`: runs the test server for clients in other
 //! processes (C and Python tests, demos).
 //!
-//! Prints exactly one line, the base URL, then serves until killed or until S seconds (default
-//! 900) have passed, so that a forgotten server never outlives a CI job.
+//! Prints exactly one line, the base URL, then serves until SIGTERM or SIGINT, or until S
+//! seconds have passed when `--max-seconds` is given (scripts and tests give it, so that a
+//! forgotten server never outlives a CI job; by hand there is no limit). Why it stops is said
+//! in one line on stderr. `--help` prints the usage and the scenario tables of both routes.
 
 use std::io::Write;
 use std::process::ExitCode;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use oairun_testserver::TestServer;
+use oairun_testserver::{TestServer, SCENARIOS};
 
-const USAGE: &str = "usage: oairun-testserver [--port N] [--max-seconds S]";
+const USAGE: &str = "usage: oairun-testserver [--port N] [--max-seconds S]
+
+Serves oairun's loopback test server on 127.0.0.1 and prints its base URL
+(http://127.0.0.1:PORT/v1) as the only line on stdout.
+
+  --port N         listen on port N (default 0: a free port chosen by the system)
+  --max-seconds S  exit after S seconds (default: no limit)
+  -h, --help       print this help and the scenario tables
+
+It exits on SIGTERM or SIGINT, or when --max-seconds is reached, and says which on stderr.";
 
 struct Options {
     port: u16,
-    max_seconds: u64,
+    max_seconds: Option<u64>,
 }
 
 fn parse_args(args: impl Iterator<Item = String>) -> Result<Options, String> {
     let mut options = Options {
         port: 0,
-        max_seconds: 900,
+        max_seconds: None,
     };
     let mut args = args.peekable();
     while let Some(arg) = args.next() {
@@ -43,9 +54,11 @@ fn parse_args(args: impl Iterator<Item = String>) -> Result<Options, String> {
                     .map_err(|_| format!("invalid port: {value}"))?
             }
             "--max-seconds" => {
-                options.max_seconds = value
-                    .parse()
-                    .map_err(|_| format!("invalid --max-seconds: {value}"))?
+                options.max_seconds = Some(
+                    value
+                        .parse()
+                        .map_err(|_| format!("invalid --max-seconds: {value}"))?,
+                )
             }
             _ => return Err(format!("unknown argument: {flag}")),
         }
@@ -53,23 +66,82 @@ fn parse_args(args: impl Iterator<Item = String>) -> Result<Options, String> {
     Ok(options)
 }
 
+/// The help text: the usage, then the scenario tables (the crate documentation's own text,
+/// with rustdoc's link brackets removed).
+fn help() -> String {
+    let scenarios = SCENARIOS.replace("[`", "`").replace("`]", "`");
+    format!("{USAGE}\n\nScenarios\n=========\n\n{scenarios}")
+}
+
+/// SIGTERM and SIGINT, noticed without any dependency: the handler only stores the signal
+/// number, and the main thread polls it.
+#[cfg(unix)]
+mod signals {
+    use std::sync::atomic::{AtomicI32, Ordering};
+
+    const SIGINT: i32 = 2;
+    const SIGTERM: i32 = 15;
+
+    static RECEIVED: AtomicI32 = AtomicI32::new(0);
+
+    extern "C" {
+        /// From the C library std already links. Returns the previous handler.
+        fn signal(signum: i32, handler: usize) -> usize;
+    }
+
+    extern "C" fn on_signal(signum: i32) {
+        // Async-signal-safe: a single atomic store.
+        RECEIVED.store(signum, Ordering::SeqCst);
+    }
+
+    pub(crate) fn install() {
+        let handler = on_signal as extern "C" fn(i32) as usize;
+        for signum in [SIGINT, SIGTERM] {
+            // SAFETY: `signal` is the C library's; the handler is an `extern "C"` function that
+            // lives for the whole program and does nothing but an atomic store. SIGINT and
+            // SIGTERM are 2 and 15 on every Unix.
+            unsafe {
+                signal(signum, handler);
+            }
+        }
+    }
+
+    /// The name of the signal received, if any.
+    pub(crate) fn received() -> Option<&'static str> {
+        match RECEIVED.load(Ordering::SeqCst) {
+            SIGINT => Some("SIGINT"),
+            SIGTERM => Some("SIGTERM"),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(not(unix))]
+mod signals {
+    pub(crate) fn install() {}
+    pub(crate) fn received() -> Option<&'static str> {
+        None
+    }
+}
+
 fn main() -> ExitCode {
     let options = match parse_args(std::env::args().skip(1)) {
         Ok(options) => options,
         Err(message) => {
             if message.is_empty() {
-                println!("{USAGE}");
+                print!("{}", help());
                 return ExitCode::SUCCESS;
             }
             eprintln!("oairun-testserver: {message}\n{USAGE}");
             return ExitCode::from(2);
         }
     };
+    signals::install();
     let server = match TestServer::start_on(options.port) {
         Ok(server) => server,
         Err(e) => {
             eprintln!(
-                "oairun-testserver: cannot listen on 127.0.0.1:{}: {e}",
+                "oairun-testserver: exiting: cannot listen on 127.0.0.1:{}: {e}",
                 options.port
             );
             return ExitCode::from(1);
@@ -81,7 +153,22 @@ fn main() -> ExitCode {
     let _ = writeln!(stdout, "{}", server.base_url());
     let _ = stdout.flush();
     drop(stdout);
-    std::thread::sleep(Duration::from_secs(options.max_seconds));
+    let deadline = options
+        .max_seconds
+        .map(|s| Instant::now() + Duration::from_secs(s));
+    // Bounded by the deadline when there is one; otherwise it ends on a signal, as asked.
+    let reason = loop {
+        if let Some(signal) = signals::received() {
+            break format!("{signal} received");
+        }
+        if let (Some(deadline), Some(s)) = (deadline, options.max_seconds) {
+            if Instant::now() >= deadline {
+                break format!("time limit reached (--max-seconds {s})");
+            }
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
     drop(server);
+    eprintln!("oairun-testserver: exiting: {reason}");
     ExitCode::SUCCESS
 }

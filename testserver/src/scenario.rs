@@ -5,10 +5,11 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::http::{After, Exchange};
 use crate::server::Shared;
+use crate::tools;
 use crate::{odd, REFERENCE_RUN_JSON, REFERENCE_STREAM};
 
 /// How long `stall` and `stall_headers` keep quiet when the client stays.
-const STALL: Duration = Duration::from_secs(30);
+pub(crate) const STALL: Duration = Duration::from_secs(30);
 /// Long streams are written in chunks of about this size: flushing each of thousands of small
 /// events would make the scenario slow for no benefit.
 const BATCH: usize = 16 * 1024;
@@ -36,10 +37,11 @@ pub(crate) enum Scenario {
     WrongContentType,
     Big(usize),
     Echo,
+    Tools(tools::Script),
 }
 
 /// Digits only (no sign, no spaces), as `parse` alone would accept `+5`.
-fn number<T: std::str::FromStr>(s: &str) -> Option<T> {
+pub(crate) fn number<T: std::str::FromStr>(s: &str) -> Option<T> {
     if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
@@ -47,7 +49,7 @@ fn number<T: std::str::FromStr>(s: &str) -> Option<T> {
 }
 
 /// An error status the `status_` scenarios accept: only 4xx and 5xx carry an error body.
-fn error_status(s: &str) -> Option<u16> {
+pub(crate) fn error_status(s: &str) -> Option<u16> {
     number::<u16>(s).filter(|n| (400..=599).contains(n) && s.len() == 3)
 }
 
@@ -72,6 +74,9 @@ impl Scenario {
         };
         if let Some(fixed) = fixed {
             return fixed;
+        }
+        if let Some(script) = tools::Script::parse(thread_id) {
+            return Tools(script);
         }
         let parsed = if let Some(rest) = thread_id.strip_prefix("status_") {
             match rest.strip_suffix("_plain") {
@@ -178,11 +183,15 @@ pub(crate) async fn respond(
     ex: &mut Exchange<'_>,
     shared: &Shared,
     scenario: Scenario,
+    thread_id: &str,
     run_id: &str,
     stream: bool,
     body: &serde_json::Value,
 ) -> io::Result<After> {
     match scenario {
+        Scenario::Tools(script) => {
+            tools::respond_assistants(ex, shared, script, thread_id, run_id, stream, body).await
+        }
         Scenario::Reference => reference(ex, stream).await,
         Scenario::Status(status) => {
             let retry: &[(&str, &str)] = if status == 429 {

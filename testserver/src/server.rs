@@ -11,7 +11,11 @@ use tokio::sync::oneshot;
 
 use crate::http::{After, Conn, Exchange, Head, ReadError, Request};
 use crate::scenario;
+use crate::tools;
 use crate::RecordedRequest;
+
+/// The path of the Responses route.
+pub(crate) const RESPONSES_PATH: &str = "/v1/responses";
 
 /// State shared by all connections of one server.
 pub(crate) struct Shared {
@@ -24,6 +28,10 @@ pub(crate) struct Shared {
     answering: AtomicUsize,
     /// The origin of [`RecordedRequest::received`].
     started: Instant,
+    /// The scripted models' responses and runs.
+    tools: Mutex<tools::State>,
+    /// Numbers the ids the scripted models hand out (never reset, so ids never repeat).
+    ids: AtomicU64,
 }
 
 /// Counts requests across every server of the process: half of each request id.
@@ -47,7 +55,21 @@ impl Shared {
             nonce: nanos ^ (u64::from(std::process::id()) << 32) ^ u64::from(port),
             answering: AtomicUsize::new(0),
             started: Instant::now(),
+            tools: Mutex::new(tools::State::default()),
+            ids: AtomicU64::new(1),
         }
+    }
+
+    /// The scripted models' state, locked.
+    pub(crate) fn tools(&self) -> MutexGuard<'_, tools::State> {
+        lock(&self.tools)
+    }
+
+    /// A new id `<prefix>_<16 hex digits of this server's nonce><8 hex digits of a counter>`,
+    /// unique within the process.
+    pub(crate) fn next_id(&self, prefix: &str) -> String {
+        let n = self.ids.fetch_add(1, Ordering::Relaxed);
+        format!("{prefix}_{:016x}{:08x}", self.nonce, n)
     }
 
     pub(crate) fn requests(&self) -> Vec<RecordedRequest> {
@@ -57,6 +79,7 @@ impl Shared {
     pub(crate) fn clear(&self) {
         lock(&self.requests).clear();
         lock(&self.rate_limited_runs).clear();
+        *lock(&self.tools) = tools::State::default();
     }
 
     pub(crate) fn answering(&self) -> usize {
@@ -66,6 +89,13 @@ impl Shared {
     /// Records a request read just now.
     fn record(&self, head: &Head, body: Vec<u8>, ids: Option<(String, String)>) {
         let (thread_id, run_id) = ids.unzip();
+        let model = if path_of(&head.target) == RESPONSES_PATH {
+            serde_json::from_slice::<serde_json::Value>(&body)
+                .ok()
+                .and_then(|b| b.get("model")?.as_str().map(str::to_string))
+        } else {
+            None
+        };
         lock(&self.requests).push(RecordedRequest {
             method: head.method.clone(),
             target: head.target.clone(),
@@ -73,6 +103,7 @@ impl Shared {
             body,
             thread_id,
             run_id,
+            model,
             received: self.started.elapsed(),
         });
     }
@@ -186,6 +217,12 @@ async fn route(ex: &mut Exchange<'_>, shared: &Shared, request: &Request) -> io:
     let ids = route_ids(path);
     // Recorded before answering, so a test sees the request even if the answer never comes.
     shared.record(head, request.body.clone(), ids.clone());
+    if path == RESPONSES_PATH {
+        if head.method != "POST" {
+            return not_allowed(ex, &head.method, path).await;
+        }
+        return crate::responses::respond(ex, shared, &request.body).await;
+    }
     let Some((thread_id, run_id)) = ids else {
         let message = format!("Invalid URL ({} {})", head.method, path);
         ex.error(404, &message, "invalid_request_error", None, None, &[])
@@ -193,17 +230,7 @@ async fn route(ex: &mut Exchange<'_>, shared: &Shared, request: &Request) -> io:
         return Ok(After::KeepAlive);
     };
     if head.method != "POST" {
-        let message = format!("Method {} not allowed for {}", head.method, path);
-        ex.error(
-            405,
-            &message,
-            "invalid_request_error",
-            None,
-            Some("method_not_supported"),
-            &[("Allow", "POST")],
-        )
-        .await?;
-        return Ok(After::KeepAlive);
+        return not_allowed(ex, &head.method, path).await;
     }
     let body: serde_json::Value = match serde_json::from_slice(&request.body) {
         Ok(body) => body,
@@ -221,7 +248,21 @@ async fn route(ex: &mut Exchange<'_>, shared: &Shared, request: &Request) -> io:
     }
     let stream = body.get("stream") == Some(&serde_json::Value::Bool(true));
     let scenario = scenario::Scenario::parse(&thread_id);
-    scenario::respond(ex, shared, scenario, &run_id, stream, &body).await
+    scenario::respond(ex, shared, scenario, &thread_id, &run_id, stream, &body).await
+}
+
+async fn not_allowed(ex: &mut Exchange<'_>, method: &str, path: &str) -> io::Result<After> {
+    let message = format!("Method {method} not allowed for {path}");
+    ex.error(
+        405,
+        &message,
+        "invalid_request_error",
+        None,
+        Some("method_not_supported"),
+        &[("Allow", "POST")],
+    )
+    .await?;
+    Ok(After::KeepAlive)
 }
 
 async fn bad_body(ex: &mut Exchange<'_>, message: &str) -> io::Result<After> {
@@ -262,6 +303,7 @@ async fn control(
                         "body": String::from_utf8_lossy(&r.body),
                         "thread_id": r.thread_id,
                         "run_id": r.run_id,
+                        "model": r.model,
                         "received_us": r.received.as_micros() as u64,
                     })
                 })
