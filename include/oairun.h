@@ -466,6 +466,16 @@ typedef struct oairun_error oairun_error;
 typedef struct oairun_event oairun_event;
 
 /**
+ * The body of one `POST /responses` (`oairun_create_response` and the other Responses calls),
+ * built field by field. Fields are sent in the order `model`, `previous_response_id`,
+ * `instructions`, `tools`, `input`, the other fields in the order first set, `stream` (set by
+ * oairun). Created by `oairun_response_request_new`, freed by `oairun_response_request_free`.
+ * The calls only read it, so one request may be sent many times, from several threads at
+ * once, as long as no thread changes it meanwhile.
+ */
+typedef struct oairun_response_request oairun_response_request;
+
+/**
  * A submission in flight, started by `oairun_submit_tool_outputs_stream_start` or
  * `oairun_submit_tool_outputs_start`. Cancel it with `oairun_stream_cancel` (from any
  * thread), wait for its outcome with `oairun_stream_wait`, and free it with
@@ -812,6 +822,204 @@ oairun_status oairun_client_options_set_max_retries(oairun_client_options *optio
  * Frees an options object. NULL does nothing. Clients created from it are not affected.
  */
 void oairun_client_options_free(oairun_client_options *options);
+
+/**
+ * Creates an empty request: no model, no input. The caller owns it and frees it with
+ * `oairun_response_request_free`. Returns NULL only if memory ran out.
+ */
+oairun_response_request *oairun_response_request_new(void);
+
+/**
+ * Frees a request. NULL does nothing.
+ */
+void oairun_response_request_free(oairun_response_request *request);
+
+/**
+ * Sets `model` (e.g. `"gpt-5.4"`; on Azure, the deployment name). Servers answer 400 when it
+ * is missing, so every request should set it.
+ *
+ * `model` is borrowed for the call (copied). Returns `OAIRUN_OK`, or
+ * `OAIRUN_INVALID_ARGUMENT` when `request` or `model` is NULL, or `model` is empty or not
+ * UTF-8.
+ */
+oairun_status oairun_response_request_set_model(oairun_response_request *request,
+                                                const char *model);
+
+/**
+ * Sets `previous_response_id`: the response this one continues (its function calls are
+ * answered by the `function_call_output` items of this request). Needs a server that stores
+ * responses (`store` not false; not Ollama or llama.cpp).
+ *
+ * `response_id` is borrowed for the call (copied). Returns `OAIRUN_OK`, or
+ * `OAIRUN_INVALID_ARGUMENT` when `request` or `response_id` is NULL, or `response_id` is
+ * empty or not UTF-8.
+ */
+oairun_status oairun_response_request_set_previous_response_id(oairun_response_request *request,
+                                                               const char *response_id);
+
+/**
+ * Sets `instructions` (the system message; servers do not carry it over from a previous
+ * response, so set it on every request that needs it).
+ *
+ * `text` is borrowed for the call (copied). Returns `OAIRUN_OK`, or
+ * `OAIRUN_INVALID_ARGUMENT` when `request` or `text` is NULL or `text` is not UTF-8.
+ */
+oairun_status oairun_response_request_set_instructions(oairun_response_request *request,
+                                                       const char *text);
+
+/**
+ * Sets `tools` from the text of a JSON array, e.g.
+ * `[{"type":"function","name":"get_weather","parameters":{…}}]` (Responses function tools are
+ * flat: no nested `function` object). The text is sent as given.
+ *
+ * `json_array` is borrowed for the call (copied). Returns `OAIRUN_OK`, or
+ * `OAIRUN_INVALID_ARGUMENT` when `request` or `json_array` is NULL, or the text is not UTF-8,
+ * not JSON or not an array; then, when `err` is not NULL, `*err` receives an error saying
+ * which, freed by the caller with `oairun_error_free`.
+ */
+oairun_status oairun_response_request_set_tools_json(oairun_response_request *request,
+                                                     const char *json_array,
+                                                     oairun_error **err);
+
+/**
+ * Appends `{"type":"function_call_output","call_id":…,"output":…}` to `input`: the output of
+ * the function call `call_id` (the `call_id` of a `function_call` item, `call_…`, not its
+ * `id`). The output may hold any text; it is sent as a JSON string and arrives intact.
+ *
+ * Both strings are borrowed for the call (copied). Returns `OAIRUN_OK`, or
+ * `OAIRUN_INVALID_ARGUMENT` when any argument is NULL or not UTF-8, or `call_id` is empty (an
+ * empty `output` is allowed).
+ */
+oairun_status oairun_response_request_add_function_call_output(oairun_response_request *request,
+                                                               const char *call_id,
+                                                               const char *output);
+
+/**
+ * Appends any input item given as the text of a JSON object: a user message
+ * (`{"role":"user","content":"…"}`), an output item of an earlier response (replayed when the
+ * server stores nothing), … The text is sent as given.
+ *
+ * `item_json` is borrowed for the call (copied). Returns `OAIRUN_OK`, or
+ * `OAIRUN_INVALID_ARGUMENT` when `request` or `item_json` is NULL, or the text is not UTF-8,
+ * not JSON or not an object; then, when `err` is not NULL, `*err` receives an error saying
+ * which, freed by the caller with `oairun_error_free`.
+ */
+oairun_status oairun_response_request_add_input_json(oairun_response_request *request,
+                                                     const char *item_json,
+                                                     oairun_error **err);
+
+/**
+ * Sets any other top-level field to the text of a JSON value: `store` (`"false"` for servers
+ * that keep nothing), `include`, `temperature`, `tool_choice`, `parallel_tool_calls`,
+ * `max_output_tokens`, `metadata`, … Setting a name again replaces its value in place. The
+ * text is sent as given. `model`, `previous_response_id`, `instructions` (JSON strings) and
+ * `tools` (a JSON array) set the same fields as their own setters.
+ *
+ * Both strings are borrowed for the call (copied). Returns `OAIRUN_OK`, or
+ * `OAIRUN_INVALID_ARGUMENT` when any argument is NULL or not UTF-8, `name` is empty,
+ * `"stream"` (oairun sets it) or `"input"` (use the add functions), or `json_value` is not
+ * JSON (or not of the type the field needs); then, when `err` is not NULL, `*err` receives an
+ * error saying which, freed by the caller with `oairun_error_free`.
+ */
+oairun_status oairun_response_request_set_field_json(oairun_response_request *request,
+                                                     const char *name,
+                                                     const char *json_value,
+                                                     oairun_error **err);
+
+/**
+ * Creates a response and waits for it: `POST <base_url>/responses` with the request's fields
+ * and `"stream":false`. No `OpenAI-Beta` header is sent. The calling thread blocks until the
+ * answer is read or the timeout (`oairun_client_options_set_timeout_ms`) runs out.
+ *
+ * Every pointer argument is borrowed for the call. On success `*response_json` receives the
+ * Response object's JSON text exactly as the server sent it, NUL-terminated; the caller owns
+ * it and frees it with `oairun_string_free` (written only on success). Its function calls, if
+ * any, are the `output` items of type `function_call` (`oairun_tool_calls_from_json` reads
+ * them). On failure, when `err` is not NULL, `*err` receives an error the caller frees with
+ * `oairun_error_free`.
+ *
+ * Returns `OAIRUN_OK`;
+ * `OAIRUN_INVALID_ARGUMENT`, before any request, when a pointer is NULL or the request has no
+ * input item;
+ * `OAIRUN_CONNECT`, `OAIRUN_TIMEOUT`, `OAIRUN_PROTOCOL` and `OAIRUN_INTERNAL` as for
+ * `oairun_submit_tool_outputs`;
+ * `OAIRUN_HTTP_STATUS` for a non-2xx answer (the error has the status, the API's message,
+ * type, code and param, e.g. `missing_required_parameter` / `model`, or
+ * `previous_response_not_found` / `previous_response_id`, and the request id).
+ * A Response whose `status` is `failed` or `incomplete` is still `OAIRUN_OK`: read its
+ * `status`, `error` and `incomplete_details`.
+ */
+oairun_status oairun_create_response(const oairun_client *client,
+                                     const oairun_response_request *request,
+                                     char **response_json,
+                                     oairun_error **err);
+
+/**
+ * Creates a response and streams it: `POST <base_url>/responses` with `"stream":true`; `cb` is
+ * called for every server-sent event as it arrives, on the calling thread, one at a time in
+ * wire order (see `oairun_event_callback`). An event sent without an `event:` line is named
+ * by its JSON `type`, so `oairun_event_name` and `oairun_event_kind` always give the type
+ * (`OAIRUN_KIND_RESPONSE_*`).
+ *
+ * The call returns as soon as the callback has returned from the stream's first terminal
+ * event, without waiting for the connection to close (a server may keep it open, or send
+ * `[DONE]`, which is never delivered):
+ * `OAIRUN_OK` after `response.completed` or `response.incomplete`;
+ * `OAIRUN_STREAM_ERROR` after `response.failed` (the error has `response.error`'s code and
+ * message) or an `error` event, flat or nested (the error has its message, type, code and
+ * param);
+ * `OAIRUN_PROTOCOL` when the stream ends, or sends `[DONE]`, before any of these, an event is
+ * over the size cap, or the answer is not `text/event-stream`;
+ * `OAIRUN_INVALID_ARGUMENT`, before any request, when a pointer or `cb` is NULL or the
+ * request has no input item;
+ * `OAIRUN_CONNECT`, `OAIRUN_TIMEOUT`, `OAIRUN_HTTP_STATUS`, `OAIRUN_CANCELLED` (`cb` returned
+ * non-zero) and `OAIRUN_INTERNAL` as for `oairun_submit_tool_outputs_stream`.
+ *
+ * Every pointer argument is borrowed for the call; `user_data` is passed to `cb` untouched
+ * and may be NULL. On failure, when `err` is not NULL, `*err` receives an error the caller
+ * frees with `oairun_error_free`.
+ */
+oairun_status oairun_create_response_stream(const oairun_client *client,
+                                            const oairun_response_request *request,
+                                            oairun_event_callback cb,
+                                            void *user_data,
+                                            oairun_error **err);
+
+/**
+ * Starts `oairun_create_response` and returns at once: `cb` is called once, on an oairun
+ * callback thread, with the Response object or the error (see `oairun_completion_callback`,
+ * whose `run_json` is here the Response's JSON). Threads, `out`, `user_data` and the handle
+ * are as for `oairun_submit_tool_outputs_start`.
+ *
+ * Returns `OAIRUN_OK` when the call has started, or, before any request and without calling
+ * `cb`: `OAIRUN_INVALID_ARGUMENT` when `client`, `request` or `cb` is NULL or the request has
+ * no input item; `OAIRUN_INTERNAL` for a bug in oairun. Every other outcome reaches `cb` and
+ * `oairun_stream_wait`.
+ */
+oairun_status oairun_create_response_start(const oairun_client *client,
+                                           const oairun_response_request *request,
+                                           oairun_completion_callback cb,
+                                           void *user_data,
+                                           oairun_stream **out,
+                                           oairun_error **err);
+
+/**
+ * Starts `oairun_create_response_stream` and returns at once: `cb` is then called for every
+ * event on an oairun callback thread, under the rules of
+ * `oairun_submit_tool_outputs_stream_start`; the outcome (those of
+ * `oairun_create_response_stream`) comes from `oairun_stream_wait`. On success `*out`
+ * receives a handle the caller owns and frees with `oairun_stream_free`.
+ *
+ * Returns `OAIRUN_OK` when the stream has started, or, before any request and without calling
+ * `cb`: `OAIRUN_INVALID_ARGUMENT` when `client`, `request`, `cb` or `out` is NULL or the
+ * request has no input item; `OAIRUN_INTERNAL` for a bug in oairun.
+ */
+oairun_status oairun_create_response_stream_start(const oairun_client *client,
+                                                  const oairun_response_request *request,
+                                                  oairun_event_callback cb,
+                                                  void *user_data,
+                                                  oairun_stream **out,
+                                                  oairun_error **err);
 
 /**
  * Starts a streamed submission and returns at once: `cb` is then called for every event on

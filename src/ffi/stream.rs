@@ -16,7 +16,7 @@ use crate::submission::Submission;
 /// thread), wait for its outcome with `oairun_stream_wait`, and free it with
 /// `oairun_stream_free`, which cancels it if it is still running.
 pub struct oairun_stream {
-    inner: Submission,
+    pub(super) inner: Submission,
 }
 
 impl super::Handle for oairun_stream {}
@@ -156,7 +156,7 @@ pub unsafe extern "C" fn oairun_submit_tool_outputs_start(
 }
 
 /// Calls a completion callback with `result`, lending the JSON text or the error.
-fn complete(
+pub(super) fn complete(
     cb: unsafe extern "C" fn(oairun_status, *const c_char, *const oairun_error, *mut c_void),
     result: Result<String>,
     user_data: *mut c_void,

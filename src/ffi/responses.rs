@@ -1,0 +1,170 @@
+//! The Responses calls: `oairun_create_response` synchronous, streamed, and both started forms.
+
+use std::ffi::{c_char, c_void, CString};
+
+use super::{
+    arg_out, arg_ref, complete, guard_status, into_raw, oairun_client, oairun_completion_callback,
+    oairun_error, oairun_event, oairun_event_callback, oairun_response_request, oairun_status,
+    oairun_stream, UserData,
+};
+use crate::error::{Error, Result};
+use crate::event::Event;
+
+/// Creates a response and waits for it: `POST <base_url>/responses` with the request's fields
+/// and `"stream":false`. No `OpenAI-Beta` header is sent. The calling thread blocks until the
+/// answer is read or the timeout (`oairun_client_options_set_timeout_ms`) runs out.
+///
+/// Every pointer argument is borrowed for the call. On success `*response_json` receives the
+/// Response object's JSON text exactly as the server sent it, NUL-terminated; the caller owns
+/// it and frees it with `oairun_string_free` (written only on success). Its function calls, if
+/// any, are the `output` items of type `function_call` (`oairun_tool_calls_from_json` reads
+/// them). On failure, when `err` is not NULL, `*err` receives an error the caller frees with
+/// `oairun_error_free`.
+///
+/// Returns `OAIRUN_OK`;
+/// `OAIRUN_INVALID_ARGUMENT`, before any request, when a pointer is NULL or the request has no
+/// input item;
+/// `OAIRUN_CONNECT`, `OAIRUN_TIMEOUT`, `OAIRUN_PROTOCOL` and `OAIRUN_INTERNAL` as for
+/// `oairun_submit_tool_outputs`;
+/// `OAIRUN_HTTP_STATUS` for a non-2xx answer (the error has the status, the API's message,
+/// type, code and param, e.g. `missing_required_parameter` / `model`, or
+/// `previous_response_not_found` / `previous_response_id`, and the request id).
+/// A Response whose `status` is `failed` or `incomplete` is still `OAIRUN_OK`: read its
+/// `status`, `error` and `incomplete_details`.
+#[no_mangle]
+pub unsafe extern "C" fn oairun_create_response(
+    client: Option<&oairun_client>,
+    request: Option<&oairun_response_request>,
+    response_json: Option<&mut *mut c_char>,
+    err: *mut *mut oairun_error,
+) -> oairun_status {
+    guard_status(err, || {
+        let client = arg_ref("client", client)?;
+        let request = arg_ref("request", request)?;
+        let response_json = arg_out("response_json", response_json)?;
+        let json = client.inner.create_response(&request.inner)?;
+        // The answer was checked to be JSON, which cannot hold a raw NUL.
+        let json = CString::new(json).map_err(|_| Error::protocol("the answer holds a NUL"))?;
+        *response_json = json.into_raw();
+        Ok(())
+    })
+}
+
+/// Creates a response and streams it: `POST <base_url>/responses` with `"stream":true`; `cb` is
+/// called for every server-sent event as it arrives, on the calling thread, one at a time in
+/// wire order (see `oairun_event_callback`). An event sent without an `event:` line is named
+/// by its JSON `type`, so `oairun_event_name` and `oairun_event_kind` always give the type
+/// (`OAIRUN_KIND_RESPONSE_*`).
+///
+/// The call returns as soon as the callback has returned from the stream's first terminal
+/// event, without waiting for the connection to close (a server may keep it open, or send
+/// `[DONE]`, which is never delivered):
+/// `OAIRUN_OK` after `response.completed` or `response.incomplete`;
+/// `OAIRUN_STREAM_ERROR` after `response.failed` (the error has `response.error`'s code and
+/// message) or an `error` event, flat or nested (the error has its message, type, code and
+/// param);
+/// `OAIRUN_PROTOCOL` when the stream ends, or sends `[DONE]`, before any of these, an event is
+/// over the size cap, or the answer is not `text/event-stream`;
+/// `OAIRUN_INVALID_ARGUMENT`, before any request, when a pointer or `cb` is NULL or the
+/// request has no input item;
+/// `OAIRUN_CONNECT`, `OAIRUN_TIMEOUT`, `OAIRUN_HTTP_STATUS`, `OAIRUN_CANCELLED` (`cb` returned
+/// non-zero) and `OAIRUN_INTERNAL` as for `oairun_submit_tool_outputs_stream`.
+///
+/// Every pointer argument is borrowed for the call; `user_data` is passed to `cb` untouched
+/// and may be NULL. On failure, when `err` is not NULL, `*err` receives an error the caller
+/// frees with `oairun_error_free`.
+#[no_mangle]
+pub unsafe extern "C" fn oairun_create_response_stream(
+    client: Option<&oairun_client>,
+    request: Option<&oairun_response_request>,
+    cb: oairun_event_callback,
+    user_data: *mut c_void,
+    err: *mut *mut oairun_error,
+) -> oairun_status {
+    guard_status(err, || {
+        let client = arg_ref("client", client)?;
+        let request = arg_ref("request", request)?;
+        let cb = cb.ok_or_else(|| Error::invalid("cb must not be NULL"))?;
+        client
+            .inner
+            .create_response_stream(&request.inner, |event: &Event| {
+                let lent = oairun_event { event };
+                // SAFETY: cb is the caller's callback, called as the header documents.
+                unsafe { cb(&lent, user_data) == 0 }
+            })
+    })
+}
+
+/// Starts `oairun_create_response` and returns at once: `cb` is called once, on an oairun
+/// callback thread, with the Response object or the error (see `oairun_completion_callback`,
+/// whose `run_json` is here the Response's JSON). Threads, `out`, `user_data` and the handle
+/// are as for `oairun_submit_tool_outputs_start`.
+///
+/// Returns `OAIRUN_OK` when the call has started, or, before any request and without calling
+/// `cb`: `OAIRUN_INVALID_ARGUMENT` when `client`, `request` or `cb` is NULL or the request has
+/// no input item; `OAIRUN_INTERNAL` for a bug in oairun. Every other outcome reaches `cb` and
+/// `oairun_stream_wait`.
+#[no_mangle]
+pub unsafe extern "C" fn oairun_create_response_start(
+    client: Option<&oairun_client>,
+    request: Option<&oairun_response_request>,
+    cb: oairun_completion_callback,
+    user_data: *mut c_void,
+    out: Option<&mut *mut oairun_stream>,
+    err: *mut *mut oairun_error,
+) -> oairun_status {
+    guard_status(err, || {
+        let client = arg_ref("client", client)?;
+        let request = arg_ref("request", request)?;
+        let cb = cb.ok_or_else(|| Error::invalid("cb must not be NULL"))?;
+        let user_data = UserData(user_data);
+        let inner =
+            client
+                .inner
+                .create_response_start(&request.inner, move |result: Result<String>| {
+                    complete(cb, result, user_data.get());
+                })?;
+        match out {
+            None => inner.detach(),
+            Some(out) => *out = into_raw(oairun_stream { inner }),
+        }
+        Ok(())
+    })
+}
+
+/// Starts `oairun_create_response_stream` and returns at once: `cb` is then called for every
+/// event on an oairun callback thread, under the rules of
+/// `oairun_submit_tool_outputs_stream_start`; the outcome (those of
+/// `oairun_create_response_stream`) comes from `oairun_stream_wait`. On success `*out`
+/// receives a handle the caller owns and frees with `oairun_stream_free`.
+///
+/// Returns `OAIRUN_OK` when the stream has started, or, before any request and without calling
+/// `cb`: `OAIRUN_INVALID_ARGUMENT` when `client`, `request`, `cb` or `out` is NULL or the
+/// request has no input item; `OAIRUN_INTERNAL` for a bug in oairun.
+#[no_mangle]
+pub unsafe extern "C" fn oairun_create_response_stream_start(
+    client: Option<&oairun_client>,
+    request: Option<&oairun_response_request>,
+    cb: oairun_event_callback,
+    user_data: *mut c_void,
+    out: Option<&mut *mut oairun_stream>,
+    err: *mut *mut oairun_error,
+) -> oairun_status {
+    guard_status(err, || {
+        let client = arg_ref("client", client)?;
+        let request = arg_ref("request", request)?;
+        let cb = cb.ok_or_else(|| Error::invalid("cb must not be NULL"))?;
+        let out = arg_out("out", out)?;
+        let user_data = UserData(user_data);
+        let inner =
+            client
+                .inner
+                .create_response_stream_start(&request.inner, move |event: &Event| {
+                    let lent = oairun_event { event };
+                    // SAFETY: cb is the caller's callback, called as the header documents.
+                    unsafe { cb(&lent, user_data.get()) == 0 }
+                })?;
+        *out = into_raw(oairun_stream { inner });
+        Ok(())
+    })
+}
