@@ -19,7 +19,7 @@ use crate::ResponseRequest;
 
 pub(crate) use crate::transport::{parse_base_url, validate_header};
 
-/// Chunks in flight between the network task and a blocking stream's caller: enough to keep
+/// Chunks in flight between the network task and a blocking or async stream's caller: enough to keep
 /// the socket busy while a callback runs, small enough that a slow callback applies
 /// back-pressure instead of growing memory.
 const STREAM_CHANNEL_CHUNKS: usize = 16;
@@ -57,20 +57,28 @@ impl Client {
         self.inner.base.as_str()
     }
 
+    /// Runs the request on oairun's runtime (whatever runtime the caller is in: connections
+    /// are tied to the runtime that opened them) and hands back the answer's receiver.
+    fn spawn_call(&self, request: Request) -> oneshot::Receiver<Result<String>> {
+        let inner = self.inner.clone();
+        let (tx, rx) = oneshot::channel();
+        runtime::get().spawn(async move {
+            // The receiver only goes away if the caller gave up; nothing to tell then.
+            let _ = tx.send(inner.call(request).await);
+        });
+        rx
+    }
+
     async fn call_async(&self, request: Request) -> Result<String> {
-        self.inner.clone().call(request).await
+        self.spawn_call(request)
+            .await
+            .unwrap_or_else(|_| Err(Error::internal("the request task ended without an answer")))
     }
 
     fn call(&self, request: Result<Request>) -> Result<String> {
         refuse_inside_runtime()?;
-        let request = request?;
-        let inner = self.inner.clone();
-        let (tx, rx) = oneshot::channel();
-        runtime::get().spawn(async move {
-            // The receiver only goes away if the caller's thread died; nothing to tell then.
-            let _ = tx.send(inner.call(request).await);
-        });
-        rx.blocking_recv()
+        self.spawn_call(request?)
+            .blocking_recv()
             .unwrap_or_else(|_| Err(Error::internal("the request task ended without an answer")))
     }
 
@@ -82,9 +90,16 @@ impl Client {
         Submission::call(Box::new(on_done), self.inner.clone().call(request))
     }
 
+    /// Starts the network half of a stream on oairun's runtime, pumping into a channel.
+    fn spawn_pump(&self, request: Request) -> mpsc::Receiver<Pumped> {
+        let inner = self.inner.clone();
+        let (tx, rx) = mpsc::channel(STREAM_CHANNEL_CHUNKS);
+        runtime::get().spawn(async move { inner.pump(request, ChannelSink(tx)).await });
+        rx
+    }
+
     async fn stream_async(&self, request: Request) -> Result<EventStream> {
-        let (response, cursor) = self.inner.open(&request).await?;
-        Ok(EventStream::new(response, cursor, self.inner.read_timeout))
+        EventStream::open(self.spawn_pump(request)).await
     }
 
     /// The blocking stream: the network task pumps chunks through a channel, this thread runs
@@ -94,10 +109,7 @@ impl Client {
         F: FnMut(&Event) -> bool,
     {
         refuse_inside_runtime()?;
-        let request = request?;
-        let inner = self.inner.clone();
-        let (tx, mut rx) = mpsc::channel(STREAM_CHANNEL_CHUNKS);
-        runtime::get().spawn(async move { inner.pump(request, ChannelSink(tx)).await });
+        let mut rx = self.spawn_pump(request?);
         let mut consumer = StreamConsumer::default();
         let never_cancelled = || false;
         loop {

@@ -2,8 +2,8 @@
 //! reads to a [`Sink`]), the one pull [`Cursor`] that turns bytes into events and the outcome
 //! under the endpoint's [`StreamRule`], and the callback half ([`StreamConsumer`]) that the
 //! blocking and started forms share. The async form ([`EventStream`]) pulls the same cursor.
-
-use std::time::Duration;
+//! Every form runs its network half on oairun's own runtime: a connection is tied to the
+//! runtime that opened it, so the pool must never hold one of a caller's runtime.
 
 use bytes::Bytes;
 use reqwest::Response;
@@ -14,7 +14,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::event::Event;
 use crate::log::{self, LogLevel};
 use crate::sse::Decoder;
-use crate::transport::{request_id, timeout_error, transport_error};
+use crate::transport::request_id;
 
 /// What the network half of a stream hands to the side that runs the callbacks.
 pub(crate) enum Pumped {
@@ -271,21 +271,25 @@ pub(crate) fn cancelled_error() -> Error {
 }
 
 /// The events of a stream, for async callers: call [`next`](Self::next) until it returns
-/// `None`. Dropping it closes the connection.
+/// `None`. The network half runs on oairun's own runtime, so any executor may poll it.
+/// Dropping it closes the connection.
 pub struct EventStream {
-    response: Response,
-    cursor: Cursor,
-    read_timeout: Duration,
+    rx: mpsc::Receiver<Pumped>,
+    cursor: Box<Cursor>,
     finished: bool,
 }
 
 impl EventStream {
-    pub(crate) fn new(response: Response, cursor: Cursor, read_timeout: Duration) -> EventStream {
-        EventStream {
-            response,
-            cursor,
-            read_timeout,
-            finished: false,
+    /// Waits for the stream to open: the first message of the network half.
+    pub(crate) async fn open(mut rx: mpsc::Receiver<Pumped>) -> Result<EventStream> {
+        match rx.recv().await {
+            Some(Pumped::Opened(Ok(cursor))) => Ok(EventStream {
+                rx,
+                cursor,
+                finished: false,
+            }),
+            Some(Pumped::Opened(Err(error))) => Err(error),
+            _ => Err(Error::internal("the stream task ended without an answer")),
         }
     }
 
@@ -305,24 +309,16 @@ impl EventStream {
                 Step::Over(outcome) => return self.finish(outcome),
                 Step::More => {}
             }
-            let chunk = tokio::time::timeout(self.read_timeout, self.response.chunk()).await;
-            match chunk {
-                Ok(Ok(Some(bytes))) => self.cursor.feed(&bytes),
-                Ok(Ok(None)) => {
-                    let outcome = self.cursor.end();
-                    return self.finish(outcome);
+            let outcome = match self.rx.recv().await {
+                Some(Pumped::Data(bytes)) => {
+                    self.cursor.feed(&bytes);
+                    continue;
                 }
-                Ok(Err(e)) => {
-                    let error = self.cursor.fail(transport_error("the stream failed", &e));
-                    return self.finish(Err(error));
-                }
-                Err(_) => {
-                    let error = self
-                        .cursor
-                        .fail(timeout_error("no data", self.read_timeout));
-                    return self.finish(Err(error));
-                }
-            }
+                Some(Pumped::End) => self.cursor.end(),
+                Some(Pumped::Failed(error)) => Err(self.cursor.fail(error)),
+                _ => Err(Error::internal("the stream task ended without an answer")),
+            };
+            return self.finish(outcome);
         }
     }
 

@@ -25,7 +25,7 @@ pub(crate) struct Transport {
     http: reqwest::Client,
     pub(crate) base: Url,
     timeout: Duration,
-    pub(crate) read_timeout: Duration,
+    read_timeout: Duration,
     max_retries: u32,
     max_response_bytes: usize,
     pub(crate) max_event_bytes: usize,
@@ -158,13 +158,6 @@ impl Transport {
             .with_http(response.status().as_u16(), request_id(&response)));
         }
         Ok(response)
-    }
-
-    /// Opens a stream for an async caller: the answer, checked to be an event stream.
-    pub(crate) async fn open(&self, request: &Request) -> Result<(Response, Cursor)> {
-        let response = self.open_stream(request).await?;
-        let cursor = Cursor::new(&response, request.rule, self.max_event_bytes);
-        Ok((response, cursor))
     }
 
     /// Sends the request until it gets a 2xx answer or a failure not worth retrying, with up
