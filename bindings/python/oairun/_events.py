@@ -7,6 +7,7 @@ from typing import Any, Optional
 
 from . import _ffi
 from ._exceptions import ProtocolError
+from ._objects import wrap
 
 
 class Event:
@@ -30,13 +31,14 @@ class Event:
 
     @property
     def data(self) -> Any:
-        """The data parsed as JSON (``"[DONE]"`` for ``done``)."""
+        """The data parsed as JSON (``"[DONE]"`` for ``done``); objects read by attribute too
+        (``event.data.delta``, see :class:`Object`)."""
         if not self._parsed:
             if self.event == "done" and self.raw == "[DONE]":
                 self._data = self.raw
             else:
                 try:
-                    self._data = json.loads(self.raw)
+                    self._data = wrap(json.loads(self.raw))
                 except ValueError as exc:
                     raise ProtocolError(
                         f"the data of event {self.event!r} is not JSON: {exc}",
