@@ -624,3 +624,38 @@ def test_same_events_as_the_official_sdk(server, model):
     theirs_sync = sdk.responses.create(model=model, input="What's the weather in Paris?")
     assert theirs_sync.to_dict(mode="json", exclude_unset=True) == mine_sync
     assert theirs_sync.output_text == mine_sync.output_text
+
+
+# ---------------------------------------------------------------------------------------------
+# The example.
+
+
+def test_responses_example(server):
+    server.reset()
+    env = {"OPENAI_BASE_URL": server.base_url, "OPENAI_API_KEY": "sk-test", "PATH": "/usr/bin:/bin"}
+    done = subprocess.run(
+        [sys.executable, str(REPO / "examples" / "python" / "responses.py")],
+        env=env, capture_output=True, text=True, timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("function call call_fixed_get_weather: get_weather(")
+    assert lines[1:] == [TEXT, "response status: completed"]
+    requests = server.requests()
+    assert [json.loads(r["body"])["model"] for r in requests] == ["function_call", "gpt-test"]
+    second = json.loads(requests[1]["body"])
+    assert second["previous_response_id"] == "resp_fixed_function_call"
+    assert second["input"][0]["type"] == "function_call_output"
+    assert second["input"][0]["call_id"] == "call_fixed_get_weather"
+    assert second["stream"] is True
+
+
+def test_responses_example_reports_a_failure(server):
+    server.reset()
+    env = {"OPENAI_BASE_URL": server.base_url, "OPENAI_API_KEY": "sk-test", "PATH": "/usr/bin:/bin"}
+    done = subprocess.run(
+        [sys.executable, str(REPO / "examples" / "python" / "responses.py"), "status_404"],
+        env=env, capture_output=True, text=True, timeout=60,
+    )
+    assert done.returncode == 1
+    assert "request failed" in done.stderr and "test error 404" in done.stderr
