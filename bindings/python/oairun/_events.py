@@ -47,5 +47,16 @@ class Event:
             self._parsed = True
         return self._data
 
+    def __getattr__(self, name: str) -> Any:
+        """The fields of the data, as attributes of the event itself: the official SDK's
+        Responses events are the data (``event.type``, ``event.delta``, ``event.response``),
+        so code written for them runs unchanged. Only called for names the event lacks."""
+        if name.startswith("_"):  # dunder probes (copy, pickle), and our own slots before set
+            raise AttributeError(name)
+        data = self.data
+        if isinstance(data, dict) and name in data:
+            return data[name]
+        raise AttributeError(f"event {self.event!r} has no attribute or data field {name!r}")
+
     def __repr__(self) -> str:
         return f"Event(event={self.event!r}, raw={self.raw[:60]!r}{'...' if len(self.raw) > 60 else ''})"

@@ -574,6 +574,25 @@ def test_response_events_read_by_attribute(client):
     assert json.loads(json.dumps(completed)) == json.loads(events[-1].raw)
 
 
+def test_sdk_style_loop_runs_unchanged(client):
+    """The SDK's Responses events are the data: ``event.type``, ``event.delta``,
+    ``event.response``; an oairun Event reads its data's fields the same way."""
+    text, final = "", None
+    for event in client.responses.create(model="gpt-test", input="hi", stream=True):
+        if event.type == "response.output_text.delta":
+            text += event.delta
+        elif event.type == "response.completed":
+            final = event.response
+    assert text == TEXT and final.output_text == TEXT and final.status == "completed"
+    event = oairun.Event("response.output_text.delta", '{"type":"response.output_text.delta","delta":"x"}', "7")
+    assert event.id == "7" and event.event == event.type  # the event's own attributes come first
+    assert not hasattr(event, "nope") and not hasattr(event, "_nope")
+    with pytest.raises(oairun.ProtocolError):
+        oairun.Event("x", "not json").delta
+    assert not hasattr(oairun.Event("done", "[DONE]"), "delta")
+    assert copy.copy(event).delta == "x"
+
+
 # ---------------------------------------------------------------------------------------------
 # The C functions are declared.
 
@@ -600,7 +619,7 @@ def test_same_events_as_the_official_sdk(server, model):
     Compared: the event types in order (the SDK's ``event.type``, oairun's ``event.event``);
     each event's data (the SDK's ``event.to_dict(mode="json", exclude_unset=True)``: the fields
     the server sent, extra fields included, against oairun's parsed ``event.data``); values
-    read by attribute the way SDK code reads them (``delta``, ``item.call_id``,
+    read by attribute the way SDK code reads them (``type``, ``delta``, ``item.call_id``,
     ``response.output_text``, the SDK's computed property); and the non-streamed Response.
     Not compared: the SDK's pydantic classes (oairun returns dicts), and what neither exposes
     (headers, timing).
@@ -614,8 +633,9 @@ def test_same_events_as_the_official_sdk(server, model):
     assert [e.type for e in theirs] == [e.event for e in mine]
     for sdk_event, event in zip(theirs, mine):
         assert sdk_event.to_dict(mode="json", exclude_unset=True) == event.data
+        assert sdk_event.type == event.type == event.event
         if event.event == "response.output_text.delta":
-            assert sdk_event.delta == event.data.delta
+            assert sdk_event.delta == event.data.delta == event.delta
         if event.event == "response.output_item.done":
             assert getattr(sdk_event.item, "call_id", None) == event.data.item.get("call_id")
         if event.event == "response.completed":
