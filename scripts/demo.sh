@@ -30,3 +30,7 @@ run python3 examples/python/submit.py thread_123 run_123 call_001 "70 degrees an
 echo
 echo "== Python, streamed"
 run python3 examples/python/stream.py slow_25_60 run_123 call_001 "70 degrees and sunny."
+echo
+echo "== Python, the Responses API: run the function a first response asks for, send its output back"
+echo "   (previous_response_id + a function_call_output item) and print the answer as it streams"
+run python3 examples/python/responses.py

@@ -9,6 +9,18 @@ A drop-in for the official SDK's ``client.beta.threads.runs.submit_tool_outputs`
     for event in client.submit_tool_outputs("run_123", thread_id="thread_123",
                                             tool_outputs=[...], stream=True):
         print(event.event, event.raw)
+
+and of the Responses API's ``client.responses.create``, with the SDK's call paths for both, so
+that code written for the SDK switches by changing its import::
+
+    response = client.responses.create(model="gpt-5.4", input="Weather in Paris?", tools=[...])
+    call = response.output[0]                       # results read by attribute, as in the SDK
+    for event in client.responses.create(
+            model="gpt-5.4", previous_response_id=response.id, stream=True,
+            input=[{"type": "function_call_output", "call_id": call.call_id, "output": "15C"}]):
+        if event.event == "response.output_text.delta":
+            print(event.data.delta, end="")
+    client.beta.threads.runs.submit_tool_outputs("run_123", thread_id="thread_123", tool_outputs=[...])
 """
 
 from ._client import Client, Stream
@@ -33,6 +45,7 @@ from ._exceptions import (
     UnprocessableEntityError,
 )
 from ._ffi import LibraryNotFoundError, version
+from ._objects import Object, ObjectList, Response
 
 __version__ = "0.1.0"
 
@@ -51,10 +64,13 @@ __all__ = [
     "InvalidArgumentError",
     "LibraryNotFoundError",
     "NotFoundError",
+    "Object",
+    "ObjectList",
     "OairunError",
     "PermissionDeniedError",
     "ProtocolError",
     "RateLimitError",
+    "Response",
     "Stream",
     "StreamError",
     "UnprocessableEntityError",

@@ -8,11 +8,16 @@ import math
 import queue
 import threading
 from ctypes import byref, c_void_p
-from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Union
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, List, Mapping, Optional, Union
 
 from . import _ffi
 from ._events import Event
 from ._exceptions import InternalError, InvalidArgumentError, from_error
+from ._objects import wrap
+
+if TYPE_CHECKING:
+    from ._beta import Beta
+    from ._responses import Responses
 
 ToolOutputs = List[Mapping[str, str]]
 
@@ -231,6 +236,21 @@ class Client:
         if ptr:
             _ffi.lib.oairun_client_free(ptr)
 
+    @property
+    def responses(self) -> "Responses":
+        """The Responses endpoint, as the SDK's ``client.responses`` (see :meth:`Responses.create`)."""
+        from ._responses import Responses
+
+        return Responses(self)
+
+    @property
+    def beta(self) -> "Beta":
+        """The SDK's call path to the Assistants endpoint:
+        ``client.beta.threads.runs.submit_tool_outputs(...)`` is :meth:`submit_tool_outputs`."""
+        from ._beta import Beta
+
+        return Beta(self)
+
     def submit_tool_outputs(
         self,
         run_id: str,
@@ -287,7 +307,7 @@ class Client:
             text = ctypes.string_at(run_json.value).decode("utf-8")
         finally:
             _ffi.lib.oairun_string_free(run_json)
-        return json.loads(text)
+        return wrap(json.loads(text))
 
 
 def _stream_blocking(

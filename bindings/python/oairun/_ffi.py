@@ -87,6 +87,8 @@ lib = ctypes.CDLL(str(find_library(Path(__file__).resolve().parent)))
 
 # Event callback: int (*)(const oairun_event *, void *user_data)
 EVENT_CALLBACK = CFUNCTYPE(c_int, c_void_p, c_void_p)
+# Completion callback: void (*)(oairun_status, const char *json, const oairun_error *, void *user_data)
+COMPLETION_CALLBACK = CFUNCTYPE(None, c_int, c_void_p, c_void_p, c_void_p)
 
 
 def _declare(name: str, restype, *argtypes) -> None:
@@ -138,6 +140,47 @@ _declare(
     c_void_p,
     c_char_p,
     c_char_p,
+    c_void_p,
+    EVENT_CALLBACK,
+    c_void_p,
+    POINTER(c_void_p),
+    POINTER(c_void_p),
+)
+# The Responses endpoint: a request built field by field, then one of four calls.
+_declare("oairun_response_request_new", c_void_p)
+_declare("oairun_response_request_free", None, c_void_p)
+for _setter in ("model", "previous_response_id", "instructions"):
+    _declare(f"oairun_response_request_set_{_setter}", c_int, c_void_p, c_char_p)
+_declare("oairun_response_request_set_tools_json", c_int, c_void_p, c_char_p, POINTER(c_void_p))
+_declare("oairun_response_request_add_function_call_output", c_int, c_void_p, c_char_p, c_char_p)
+_declare("oairun_response_request_add_input_json", c_int, c_void_p, c_char_p, POINTER(c_void_p))
+_declare(
+    "oairun_response_request_set_field_json", c_int, c_void_p, c_char_p, c_char_p, POINTER(c_void_p)
+)
+_declare("oairun_create_response", c_int, c_void_p, c_void_p, POINTER(c_void_p), POINTER(c_void_p))
+_declare(
+    "oairun_create_response_stream",
+    c_int,
+    c_void_p,
+    c_void_p,
+    EVENT_CALLBACK,
+    c_void_p,
+    POINTER(c_void_p),
+)
+_declare(
+    "oairun_create_response_start",
+    c_int,
+    c_void_p,
+    c_void_p,
+    COMPLETION_CALLBACK,
+    c_void_p,
+    POINTER(c_void_p),
+    POINTER(c_void_p),
+)
+_declare(
+    "oairun_create_response_stream_start",
+    c_int,
+    c_void_p,
     c_void_p,
     EVENT_CALLBACK,
     c_void_p,

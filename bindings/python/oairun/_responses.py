@@ -1,0 +1,275 @@
+"""``client.responses``: the Responses endpoint (``POST /responses``) over liboairun."""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import threading
+from ctypes import byref, c_void_p
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, Sequence, Union
+
+from . import _ffi
+from ._client import _END, Stream, _check, _encode, _Shared
+from ._events import Event
+from ._objects import Response, wrap
+
+if TYPE_CHECKING:
+    from ._client import Client
+
+# Arguments of the official SDK's create() that are not body fields. oairun sets headers,
+# query parameters and time limits on the Client; sending these names in the body would be
+# wrong, so they are refused. (``extra_body`` is accepted: its fields are sent.)
+_NOT_BODY_FIELDS = ("extra_headers", "extra_query", "timeout")
+# The fields oairun sets itself.
+_RESERVED_FIELDS = ("stream", "input")
+
+Input = Union[str, Sequence[Mapping[str, Any]]]
+
+
+def _json(name: str, value: Any) -> bytes:
+    """``value`` as JSON text, UTF-8: ``TypeError``/``ValueError`` naming ``name`` if it is not
+    JSON (an object that is not serialisable, NaN or infinity, a circular reference, a lone
+    surrogate)."""
+    try:
+        text = json.dumps(value, ensure_ascii=False, allow_nan=False)
+    except TypeError as exc:
+        raise TypeError(f"{name} is not JSON-serialisable: {exc}") from None
+    except ValueError as exc:
+        raise ValueError(f"{name} is not JSON: {exc}") from None
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError(f"{name} is not encodable as UTF-8: {exc}") from None
+
+
+def _input_items(value: Any) -> List[bytes]:
+    if isinstance(value, str):
+        return [_json("input", {"role": "user", "content": value})]
+    if not isinstance(value, (list, tuple)):
+        raise TypeError(f"input must be a str or a list of input item dicts, not {type(value).__name__}")
+    if not value:
+        raise ValueError("input must hold at least one item")
+    items = []
+    for i, item in enumerate(value):
+        if not isinstance(item, Mapping):
+            raise TypeError(f"input[{i}] must be a dict, not {type(item).__name__}")
+        items.append(_json(f"input[{i}]", dict(item)))
+    return items
+
+
+def _tools(value: Any) -> Optional[bytes]:
+    if value is None:
+        return None
+    if not isinstance(value, (list, tuple)):
+        raise TypeError(f"tools must be a list of tool dicts, not {type(value).__name__}")
+    for i, tool in enumerate(value):
+        if not isinstance(tool, Mapping):
+            raise TypeError(f"tools[{i}] must be a dict, not {type(tool).__name__}")
+    return _json("tools", [dict(tool) for tool in value])
+
+
+def _fields(fields: Dict[str, Any]) -> List[tuple]:
+    for name in _NOT_BODY_FIELDS:
+        if name in fields:
+            raise TypeError(f"{name} is not supported by oairun's create(): set it on the Client")
+    extra_body = fields.pop("extra_body", None)
+    if extra_body is not None:
+        if not isinstance(extra_body, Mapping):
+            raise TypeError(f"extra_body must be a dict, not {type(extra_body).__name__}")
+        fields = {**fields, **extra_body}
+    encoded = []
+    for name, value in fields.items():
+        if not isinstance(name, str):
+            raise TypeError(f"a field name must be a str, not {type(name).__name__}")
+        if name in _RESERVED_FIELDS:
+            raise ValueError(f"{name!r} cannot be given as a field: use create()'s {name}= argument")
+        encoded.append((_encode("a field name", name), _json(f"field {name!r}", value)))
+    return encoded
+
+
+class _Request:
+    """An ``oairun_response_request`` built from create()'s arguments (checked when this object
+    is made, before anything is sent), freed when the ``with`` block ends."""
+
+    def __init__(
+        self,
+        input: Input,  # noqa: A002 - the SDK's name
+        model: Optional[str],
+        previous_response_id: Optional[str],
+        instructions: Optional[str],
+        tools: Optional[Sequence[Mapping[str, Any]]],
+        fields: Dict[str, Any],
+    ) -> None:
+        self._model = None if model is None else _encode("model", model)
+        self._previous = (
+            None if previous_response_id is None else _encode("previous_response_id", previous_response_id)
+        )
+        self._instructions = (
+            None if instructions is None else _encode("instructions", instructions, allow_empty=True)
+        )
+        self._tools = _tools(tools)
+        self._input = _input_items(input)
+        self._fields = _fields(fields)
+        self.ptr = c_void_p()
+
+    def __enter__(self) -> "_Request":
+        lib = _ffi.lib
+        self.ptr = c_void_p(lib.oairun_response_request_new())
+        if not self.ptr:
+            raise MemoryError("oairun_response_request_new failed")
+        try:
+            for setter, value in (
+                (lib.oairun_response_request_set_model, self._model),
+                (lib.oairun_response_request_set_previous_response_id, self._previous),
+                (lib.oairun_response_request_set_instructions, self._instructions),
+            ):
+                if value is not None:
+                    _check(setter(self.ptr, value), c_void_p())
+            error = c_void_p()
+            if self._tools is not None:
+                _check(lib.oairun_response_request_set_tools_json(self.ptr, self._tools, byref(error)), error)
+            for item in self._input:
+                _check(lib.oairun_response_request_add_input_json(self.ptr, item, byref(error)), error)
+            for name, value in self._fields:
+                _check(lib.oairun_response_request_set_field_json(self.ptr, name, value, byref(error)), error)
+        except BaseException:
+            self.__exit__(None, None, None)
+            raise
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        ptr, self.ptr = self.ptr, c_void_p()
+        _ffi.lib.oairun_response_request_free(ptr)
+
+
+def _run_started(start: Callable[..., int], deliver: Callable[[int], bool], shared: _Shared) -> None:
+    """Starts a stream through the non-blocking API (``start(cb, user_data, out, err)``) and
+    waits for its outcome on this thread; ``deliver(event_ptr)`` runs on an oairun callback
+    thread and returns True to stop."""
+    with _ffi.registered(deliver) as handle:
+        error = c_void_p()
+        stream = c_void_p()
+        _check(start(_ffi.trampoline, handle.handle, byref(stream), byref(error)), error)
+        with shared.handle_lock:
+            shared.handle = stream.value
+        if shared.cancelled.is_set():  # closed before the handle was known
+            _ffi.lib.oairun_stream_cancel(stream)
+        try:
+            status = _ffi.lib.oairun_stream_wait(stream, byref(error))
+        finally:
+            with shared.handle_lock:
+                shared.handle = None
+                _ffi.lib.oairun_stream_free(stream)
+        if handle.record.exception is not None:
+            if error.value:
+                _ffi.lib.oairun_error_free(error)
+            raise handle.record.exception
+        _check(status, error)
+
+
+class _ResponseStream(Stream):
+    """A :class:`Stream` of a streamed response, run by ``oairun_create_response_stream_start``.
+
+    Iteration, the end and cancellation are those of :class:`Stream`; the library ends the
+    stream right after its terminal event (``response.completed``, ``response.incomplete``:
+    the iteration ends; ``response.failed``, ``error``: :class:`StreamError` after it), never
+    delivers a trailing ``[DONE]``, and raises :class:`ProtocolError` for a stream that ends
+    before a terminal event.
+    """
+
+    def __init__(self, owner: "Client", request: _Request) -> None:  # noqa: D107
+        self._shared = shared = _Shared()
+        self._done = True
+        request.__enter__()  # a value the library refuses raises here, before the thread starts
+        try:
+            client = owner._acquire()  # released by the thread when the stream has ended
+        except BaseException:
+            request.__exit__(None, None, None)
+            raise
+
+        # As in Stream: the thread refers to the client and the shared state, never to the
+        # Stream, so that dropping the Stream lets it be collected, which cancels the stream.
+        def run_stream() -> None:
+            try:
+                def deliver(event_ptr: int) -> bool:
+                    return not shared.put(Event(*_ffi.event_fields(event_ptr)))
+
+                def start(cb: Any, user_data: int, out: Any, err: Any) -> int:
+                    return _ffi.lib.oairun_create_response_stream_start(
+                        client, request.ptr, cb, user_data, out, err
+                    )
+
+                _run_started(start, deliver, shared)
+                shared.put(_END)
+            except BaseException as exc:  # noqa: B902 - handed to the consumer
+                shared.put(exc)
+            finally:
+                request.__exit__(None, None, None)
+                owner._release()
+
+        self._thread = threading.Thread(target=run_stream, name="oairun-stream", daemon=True)
+        self._done = False
+        self._thread.start()
+
+
+class Responses:
+    """``client.responses``, as in the official SDK."""
+
+    def __init__(self, client: "Client") -> None:
+        self._client = client
+
+    def create(
+        self,
+        *,
+        input: Input,  # noqa: A002 - the SDK's name
+        model: Optional[str] = None,
+        previous_response_id: Optional[str] = None,
+        instructions: Optional[str] = None,
+        tools: Optional[Sequence[Mapping[str, Any]]] = None,
+        stream: bool = False,
+        **fields: Any,
+    ) -> Union[Response, Stream]:
+        """Creates a response: ``POST {base_url}/responses``.
+
+        ``input`` is a str (sent as one user message, ``{"role": "user", "content": input}``)
+        or a list of input item dicts, each sent as given: messages, ``function_call_output``
+        items (``{"type": "function_call_output", "call_id": ..., "output": ...}``), output items
+        of an earlier response... ``tools`` is a list of tool dicts (Responses function tools
+        are flat: ``{"type": "function", "name": ..., "parameters": {...}}``). Any other keyword
+        (``store``, ``temperature``, ``tool_choice``, ``max_output_tokens``, ``metadata``...,
+        and the fields of ``extra_body``) is sent as a body field, its value as JSON.
+
+        Returns the Response as a :class:`Response` (a dict readable by attribute, with the
+        SDK's ``output_text``); a response whose ``status`` is ``failed`` or ``incomplete`` is
+        returned too. With ``stream=True``, a :class:`Stream` of :class:`Event` objects
+        (``event.event`` is the type, ``event.data`` the parsed event), ending after
+        ``response.completed`` or ``response.incomplete``, or raising :class:`StreamError`
+        after ``response.failed`` or an ``error`` event.
+
+        Raises ``TypeError``/``ValueError`` for bad arguments before any request (``stream`` or
+        ``input`` given as a field, a value that is not JSON-serialisable, ``extra_headers``,
+        ``extra_query`` or ``timeout``, which oairun takes on the Client), and the
+        :class:`OairunError` subclasses for failures (:class:`BadRequestError` with ``code``
+        and ``param``, e.g. ``missing_required_parameter``/``model`` or
+        ``previous_response_not_found``/``previous_response_id``).
+        """
+        if not isinstance(stream, bool):
+            raise TypeError(f"stream must be a bool, not {type(stream).__name__}")
+        request = _Request(input, model, previous_response_id, instructions, tools, fields)
+        if stream:
+            return _ResponseStream(self._client, request)
+        response_json = c_void_p()
+        error = c_void_p()
+        with request:
+            client = self._client._acquire()
+            try:
+                status = _ffi.lib.oairun_create_response(client, request.ptr, byref(response_json), byref(error))
+            finally:
+                self._client._release()
+        _check(status, error)
+        try:
+            text = ctypes.string_at(response_json.value).decode("utf-8")
+        finally:
+            _ffi.lib.oairun_string_free(response_json)
+        parsed = json.loads(text)
+        return Response(parsed) if isinstance(parsed, dict) else wrap(parsed)
