@@ -1,6 +1,7 @@
 //! Generates include/oairun.h from the C ABI in src/ffi with cbindgen. The header is committed
 //! so that C users need no Rust tooling to read it; CI regenerates it and fails on any
-//! difference.
+//! difference. The header's version macros come from Cargo.toml's version, here, so they cannot
+//! drift from `oairun_version()`.
 
 use std::path::PathBuf;
 
@@ -9,8 +10,9 @@ fn main() {
     println!("cargo:rerun-if-changed=src");
     println!("cargo:rerun-if-changed=cbindgen.toml");
 
-    let config = cbindgen::Config::from_file(crate_dir.join("cbindgen.toml"))
+    let mut config = cbindgen::Config::from_file(crate_dir.join("cbindgen.toml"))
         .expect("cbindgen.toml is readable and valid");
+    config.after_includes = Some(version_macros());
     let header = match cbindgen::Builder::new()
         .with_crate(&crate_dir)
         .with_config(config)
@@ -27,4 +29,26 @@ fn main() {
     std::fs::create_dir_all(path.parent().expect("has a parent")).expect("include/ is creatable");
     // write() only rewrites the file when its contents change, keeping its mtime otherwise.
     header.write_to_file(&path);
+}
+
+/// The header's version macros, from the version of the package cargo builds.
+fn version_macros() -> String {
+    let var = |name: &str| std::env::var(name).expect("set by cargo");
+    let (major, minor, patch, version) = (
+        var("CARGO_PKG_VERSION_MAJOR"),
+        var("CARGO_PKG_VERSION_MINOR"),
+        var("CARGO_PKG_VERSION_PATCH"),
+        var("CARGO_PKG_VERSION"),
+    );
+    format!(
+        r#"
+/**
+ * The version of oairun this header belongs to. oairun_version() returns the version of
+ * the library loaded at run time, OAIRUN_VERSION_STRING when the two match.
+ */
+#define OAIRUN_VERSION_MAJOR {major}
+#define OAIRUN_VERSION_MINOR {minor}
+#define OAIRUN_VERSION_PATCH {patch}
+#define OAIRUN_VERSION_STRING "{version}""#
+    )
 }

@@ -21,6 +21,15 @@
 #include <stdint.h>
 
 /**
+ * The version of oairun this header belongs to. oairun_version() returns the version of
+ * the library loaded at run time, OAIRUN_VERSION_STRING when the two match.
+ */
+#define OAIRUN_VERSION_MAJOR 0
+#define OAIRUN_VERSION_MINOR 1
+#define OAIRUN_VERSION_PATCH 0
+#define OAIRUN_VERSION_STRING "0.1.0"
+
+/**
  * The result of every fallible oairun function. Numbers are fixed forever: new codes are only
  * ever added at the end, and a retired code stays reserved.
  */
