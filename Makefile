@@ -3,26 +3,47 @@
 #   make test   runs every test: Rust, then C (as C and as C++, under valgrind and under
 #               ASan+UBSan), then Python
 # Everything builds in debug mode: the library is the same code, and debug builds are quick.
+# `make install` builds in release mode and installs (see README, Installing).
 
 CARGO    ?= cargo
 CC       ?= gcc
 CXX      ?= g++
-LIBDIR   := target/debug
+BUILDDIR := target/debug
 OUT      := target/examples/c
 TESTOUT  := target/ctests
 WARN     := -Wall -Wextra -Werror
 CFLAGS   ?= -g -O1
 INCLUDES := -Iinclude
-LINK     := -L$(LIBDIR) -loairun -Wl,-rpath,$(abspath $(LIBDIR))
+LINK     := -L$(BUILDDIR) -loairun -Wl,-rpath,$(abspath $(BUILDDIR))
 # AddressSanitizer (with LeakSanitizer) and UndefinedBehaviorSanitizer, every finding fatal.
 SANITIZE := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
 C_TESTS  := $(basename $(notdir $(wildcard tests/c/test_*.c)))
 
-.PHONY: build examples demo test test-rust test-c test-python bench clean
+# The version, from Cargo.toml only, and the SONAME build.rs gives the shared library: a program
+# linked with -loairun looks for liboairun.so.<major>, so the build folder gets that link too.
+VERSION  := $(shell sed -n '/^\[package\]/,/^\[/ s/^version *= *"\(.*\)"$$/\1/p' Cargo.toml)
+SONAME   := liboairun.so.$(firstword $(subst ., ,$(VERSION)))
+
+# Where `make install` puts things (scripts/install.sh); DESTDIR stages the tree elsewhere.
+PREFIX     ?= /usr/local
+LIBDIR     ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+DATADIR    ?= $(PREFIX)/share
+DESTDIR    ?=
+INSTALL_VARS = PREFIX="$(PREFIX)" LIBDIR="$(LIBDIR)" INCLUDEDIR="$(INCLUDEDIR)" \
+               DATADIR="$(DATADIR)" DESTDIR="$(DESTDIR)"
+
+.PHONY: build release examples demo test test-rust test-c test-python install uninstall bench clean
 
 build:
 	$(CARGO) build --workspace
+	ln -sfn liboairun.so $(BUILDDIR)/$(SONAME)
+
+# The release library (shared and static), as installed.
+release:
+	$(CARGO) build --release --lib
+	ln -sfn liboairun.so target/release/$(SONAME)
 
 examples: build
 	mkdir -p $(OUT)
@@ -53,6 +74,15 @@ test-c: build
 # The Python binding's tests start their own test server (bindings/python/tests/conftest.py).
 test-python: build
 	python3 -m pytest -q -p no:cacheprovider bindings/python/tests
+
+# Installs the release build under $(DESTDIR)$(PREFIX): liboairun.so.$(VERSION) and its links,
+# liboairun.a, oairun.h (and the C++ header when bindings/cpp has it), oairun.pc, and the CMake
+# package oairun::oairun; uninstall (same PREFIX, DATADIR and DESTDIR) removes exactly that.
+install: release
+	$(INSTALL_VARS) scripts/install.sh install
+
+uninstall:
+	$(INSTALL_VARS) scripts/install.sh uninstall
 
 # The benchmark (release build; not part of make test): see README, Performance.
 bench:

@@ -2,6 +2,11 @@
 //! so that C users need no Rust tooling to read it; CI regenerates it and fails on any
 //! difference. The header's version macros come from Cargo.toml's version, here, so they cannot
 //! drift from `oairun_version()`.
+//!
+//! Also gives the shared library its SONAME on Linux, `liboairun.so.<major>`: programs linked
+//! with `-loairun` record it as NEEDED, and `make install` names its links after it. It promises
+//! ABI compatibility within a major version, 0.x included: a release that breaks the C ABI bumps
+//! the major.
 
 use std::path::PathBuf;
 
@@ -9,6 +14,12 @@ fn main() {
     let crate_dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("set by cargo"));
     println!("cargo:rerun-if-changed=src");
     println!("cargo:rerun-if-changed=cbindgen.toml");
+
+    // Only the cdylib gets it: the rlib, the staticlib and the test binaries are unaffected.
+    if std::env::var("CARGO_CFG_TARGET_OS").as_deref() == Ok("linux") {
+        let major = std::env::var("CARGO_PKG_VERSION_MAJOR").expect("set by cargo");
+        println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,liboairun.so.{major}");
+    }
 
     let mut config = cbindgen::Config::from_file(crate_dir.join("cbindgen.toml"))
         .expect("cbindgen.toml is readable and valid");
