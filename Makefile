@@ -1,7 +1,7 @@
 # The two commands of README.md:
 #   make demo   builds everything and runs the examples against the loopback test server
 #   make test   runs every test: Rust, then C (as C and as C++, under valgrind and under
-#               ASan+UBSan), then Python
+#               ASan+UBSan), then Python, then the installed library as C users build with it
 # Everything builds in debug mode: the library is the same code, and debug builds are quick.
 # `make install` builds in release mode and installs (see README, Installing).
 
@@ -34,7 +34,7 @@ DESTDIR    ?=
 INSTALL_VARS = PREFIX="$(PREFIX)" LIBDIR="$(LIBDIR)" INCLUDEDIR="$(INCLUDEDIR)" \
                DATADIR="$(DATADIR)" DESTDIR="$(DESTDIR)"
 
-.PHONY: build release examples demo test test-rust test-c test-python install uninstall bench clean
+.PHONY: build release examples demo test test-rust test-c test-python test-install install uninstall bench clean
 
 build:
 	$(CARGO) build --workspace
@@ -53,7 +53,7 @@ examples: build
 demo: examples
 	scripts/with-testserver.sh scripts/demo.sh
 
-test: test-rust test-c test-python
+test: test-rust test-c test-python test-install
 
 test-rust:
 	$(CARGO) test --workspace
@@ -74,6 +74,13 @@ test-c: build
 # The Python binding's tests start their own test server (bindings/python/tests/conftest.py).
 test-python: build
 	python3 -m pytest -q -p no:cacheprovider bindings/python/tests
+
+# Stages `make install` in a temporary folder and checks it as a C user meets it: SONAME, exported
+# symbols against the header, a consumer built through pkg-config and one through CMake run
+# against the test server, then `make uninstall` (scripts/test-install.sh). Builds the release
+# library (about 2 minutes from cold on two cores).
+test-install: build
+	scripts/test-install.sh
 
 # Installs the release build under $(DESTDIR)$(PREFIX): liboairun.so.$(VERSION) and its links,
 # liboairun.a, oairun.h (and the C++ header when bindings/cpp has it), oairun.pc, and the CMake
