@@ -53,7 +53,11 @@ examples: build
 demo: examples
 	scripts/with-testserver.sh scripts/demo.sh
 
-test: test-rust test-c test-python test-install
+# Checks first that everything the tests use is installed (scripts/check-prereqs.sh names what
+# is missing and the command that installs it), and stops before building when it is not.
+test:
+	scripts/check-prereqs.sh
+	$(MAKE) --no-print-directory test-rust test-c test-python test-install
 
 test-rust:
 	$(CARGO) test --workspace
