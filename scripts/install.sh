@@ -67,8 +67,16 @@ uninstall() {
     done < <(printf '%s\n' "${dirs[@]}" | sort -r)
 }
 
+# The dynamic linker's cache, after a real install or uninstall by root (not a staged one).
+refresh_ldconfig() {
+    if [ -z "$DESTDIR" ] && [ "$(id -u)" = 0 ] && command -v ldconfig >/dev/null; then
+        ldconfig || true
+    fi
+}
+
 if [ "$action" = uninstall ]; then
     uninstall
+    refresh_ldconfig
     exit 0
 elif [ "$action" != install ]; then
     echo "usage: $0 install|uninstall" >&2
@@ -185,7 +193,4 @@ installed+=("$manifest")
 put 644 "$tmp/manifest" "$manifest" >/dev/null
 echo "installed $DESTDIR$manifest (what make uninstall removes)"
 
-# The dynamic linker's cache, for a real install by root (not for a staged one).
-if [ -z "$DESTDIR" ] && [ "$(id -u)" = 0 ] && command -v ldconfig >/dev/null; then
-    ldconfig || true
-fi
+refresh_ldconfig
