@@ -1,28 +1,49 @@
 # The two commands of README.md:
 #   make demo   builds everything and runs the examples against the loopback test server
 #   make test   runs every test: Rust, then C (as C and as C++, under valgrind and under
-#               ASan+UBSan), then Python
+#               ASan+UBSan), then Python, then the installed library as C users build with it
 # Everything builds in debug mode: the library is the same code, and debug builds are quick.
+# `make install` builds in release mode and installs (see README, Installing).
 
 CARGO    ?= cargo
 CC       ?= gcc
 CXX      ?= g++
-LIBDIR   := target/debug
+BUILDDIR := target/debug
 OUT      := target/examples/c
 TESTOUT  := target/ctests
 WARN     := -Wall -Wextra -Werror
 CFLAGS   ?= -g -O1
 INCLUDES := -Iinclude
-LINK     := -L$(LIBDIR) -loairun -Wl,-rpath,$(abspath $(LIBDIR))
+LINK     := -L$(BUILDDIR) -loairun -Wl,-rpath,$(abspath $(BUILDDIR))
 # AddressSanitizer (with LeakSanitizer) and UndefinedBehaviorSanitizer, every finding fatal.
 SANITIZE := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
 C_TESTS  := $(basename $(notdir $(wildcard tests/c/test_*.c)))
 
-.PHONY: build examples demo test test-rust test-c test-python bench clean
+# The version, from Cargo.toml only, and the SONAME build.rs gives the shared library: a program
+# linked with -loairun looks for liboairun.so.<major>, so the build folder gets that link too.
+VERSION  := $(shell sed -n '/^\[package\]/,/^\[/ s/^version *= *"\(.*\)"$$/\1/p' Cargo.toml)
+SONAME   := liboairun.so.$(firstword $(subst ., ,$(VERSION)))
+
+# Where `make install` puts things (scripts/install.sh); DESTDIR stages the tree elsewhere.
+PREFIX     ?= /usr/local
+LIBDIR     ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+DATADIR    ?= $(PREFIX)/share
+DESTDIR    ?=
+INSTALL_VARS = PREFIX="$(PREFIX)" LIBDIR="$(LIBDIR)" INCLUDEDIR="$(INCLUDEDIR)" \
+               DATADIR="$(DATADIR)" DESTDIR="$(DESTDIR)"
+
+.PHONY: build release examples demo test test-rust test-c test-python test-install install uninstall bench clean
 
 build:
 	$(CARGO) build --workspace
+	ln -sfn liboairun.so $(BUILDDIR)/$(SONAME)
+
+# The release library (shared and static), as installed.
+release:
+	$(CARGO) build --release --lib
+	ln -sfn liboairun.so target/release/$(SONAME)
 
 examples: build
 	mkdir -p $(OUT)
@@ -32,7 +53,11 @@ examples: build
 demo: examples
 	scripts/with-testserver.sh scripts/demo.sh
 
-test: test-rust test-c test-python
+# Checks first that everything the tests use is installed (scripts/check-prereqs.sh names what
+# is missing and the command that installs it), and stops before building when it is not.
+test:
+	scripts/check-prereqs.sh
+	$(MAKE) --no-print-directory test-rust test-c test-python test-install
 
 test-rust:
 	$(CARGO) test --workspace
@@ -53,6 +78,22 @@ test-c: build
 # The Python binding's tests start their own test server (bindings/python/tests/conftest.py).
 test-python: build
 	python3 -m pytest -q -p no:cacheprovider bindings/python/tests
+
+# Stages `make install` in a temporary folder and checks it as a C user meets it: SONAME, exported
+# symbols against the header, a consumer built through pkg-config and one through CMake run
+# against the test server, then `make uninstall` (scripts/test-install.sh). Builds the release
+# library (about 2 minutes from cold on two cores).
+test-install: build
+	scripts/test-install.sh
+
+# Installs the release build under $(DESTDIR)$(PREFIX): liboairun.so.$(VERSION) and its links,
+# liboairun.a, oairun.h (and the C++ header when bindings/cpp has it), oairun.pc, and the CMake
+# package oairun::oairun; uninstall (same PREFIX, DATADIR and DESTDIR) removes exactly that.
+install: release
+	$(INSTALL_VARS) scripts/install.sh install
+
+uninstall:
+	$(INSTALL_VARS) scripts/install.sh uninstall
 
 # The benchmark (release build; not part of make test): see README, Performance.
 bench:

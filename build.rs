@@ -6,6 +6,13 @@
 //! cbindgen reads source files and cannot expand macros, so the one table of each endpoint is a
 //! plain text file rather than a macro: this script writes the Rust code into OUT_DIR (included
 //! by src/event.rs and src/ffi/event.rs) and hands the C enum to cbindgen to place in the header.
+//! The header's version macros come from Cargo.toml's version, here, so they cannot drift from
+//! `oairun_version()`.
+//!
+//! Also gives the shared library its SONAME on Linux, `liboairun.so.<major>`: programs linked
+//! with `-loairun` record it as NEEDED, and `make install` names its links after it. It promises
+//! ABI compatibility within a major version, 0.x included: a release that breaks the C ABI bumps
+//! the major.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -177,6 +184,12 @@ fn main() {
     println!("cargo:rerun-if-changed=src");
     println!("cargo:rerun-if-changed=cbindgen.toml");
 
+    // Only the cdylib gets it: the rlib, the staticlib and the test binaries are unaffected.
+    if std::env::var("CARGO_CFG_TARGET_OS").as_deref() == Ok("linux") {
+        let major = std::env::var("CARGO_PKG_VERSION_MAJOR").expect("set by cargo");
+        println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,liboairun.so.{major}");
+    }
+
     let mut kinds = Vec::new();
     for table in TABLES {
         kinds.extend(read_table(&crate_dir.join(table)));
@@ -195,10 +208,7 @@ fn main() {
 
     let mut config = cbindgen::Config::from_file(crate_dir.join("cbindgen.toml"))
         .expect("cbindgen.toml is readable and valid");
-    config.after_includes = Some(match config.after_includes.take() {
-        Some(before) => format!("{before}\n{c_text}"),
-        None => format!("\n{c_text}"),
-    });
+    config.after_includes = Some(format!("{}\n\n{c_text}", version_macros()));
     let header = match cbindgen::Builder::new()
         .with_crate(&crate_dir)
         .with_config(config)
@@ -215,4 +225,26 @@ fn main() {
     std::fs::create_dir_all(path.parent().expect("has a parent")).expect("include/ is creatable");
     // write() only rewrites the file when its contents change, keeping its mtime otherwise.
     header.write_to_file(&path);
+}
+
+/// The header's version macros, from the version of the package cargo builds.
+fn version_macros() -> String {
+    let var = |name: &str| std::env::var(name).expect("set by cargo");
+    let (major, minor, patch, version) = (
+        var("CARGO_PKG_VERSION_MAJOR"),
+        var("CARGO_PKG_VERSION_MINOR"),
+        var("CARGO_PKG_VERSION_PATCH"),
+        var("CARGO_PKG_VERSION"),
+    );
+    format!(
+        r#"
+/**
+ * The version of oairun this header belongs to. oairun_version() returns the version of
+ * the library loaded at run time, OAIRUN_VERSION_STRING when the two match.
+ */
+#define OAIRUN_VERSION_MAJOR {major}
+#define OAIRUN_VERSION_MINOR {minor}
+#define OAIRUN_VERSION_PATCH {patch}
+#define OAIRUN_VERSION_STRING "{version}""#
+    )
 }

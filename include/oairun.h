@@ -21,6 +21,15 @@
 #include <stdint.h>
 
 /**
+ * The version of oairun this header belongs to. oairun_version() returns the version of
+ * the library loaded at run time, OAIRUN_VERSION_STRING when the two match.
+ */
+#define OAIRUN_VERSION_MAJOR 0
+#define OAIRUN_VERSION_MINOR 1
+#define OAIRUN_VERSION_PATCH 0
+#define OAIRUN_VERSION_STRING "0.1.0"
+
+/**
  * What kind an event is, from its name (`oairun_event_kind`). Numbers are fixed forever;
  * new names are added at the end, and until then arrive as `OAIRUN_KIND_UNKNOWN`. The
  * Assistants names are numbered from 1, the Responses types from 100; each constant is
