@@ -389,7 +389,8 @@ typedef enum {
    */
   OAIRUN_HTTP_STATUS = 4,
   /**
-   * The stream carried an `error` event (it was delivered to the callback first).
+   * The stream carried an `error` event (it was delivered to the callback first), or, in a
+   * tool-call loop, the run or response ended failed, cancelled, expired or incomplete.
    */
   OAIRUN_STREAM_ERROR = 5,
   /**
@@ -405,6 +406,11 @@ typedef enum {
    * A bug in oairun (for example a panic, caught before it reached C).
    */
   OAIRUN_INTERNAL = 8,
+  /**
+   * A tool-call loop (`oairun_run_tool_loop`, `oairun_response_tool_loop`) made
+   * `max_turns` requests and the model still asked for calls; no further request was made.
+   */
+  OAIRUN_MAX_TURNS = 9,
 } oairun_status;
 
 /**
