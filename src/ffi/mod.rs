@@ -24,6 +24,8 @@ mod response_request;
 mod responses;
 mod stream;
 mod submit;
+mod tool_calls;
+mod tool_loop;
 mod tool_outputs;
 
 pub use client::*;
@@ -35,6 +37,8 @@ pub use response_request::*;
 pub use responses::*;
 pub use stream::*;
 pub use submit::*;
+pub use tool_calls::*;
+pub use tool_loop::*;
 pub use tool_outputs::*;
 
 /// The result of every fallible oairun function. Numbers are fixed forever: new codes are only
