@@ -136,7 +136,7 @@ fn c_enum(kinds: &[Kind]) -> (String, String) {
         " * What kind an event is, from its name (`oairun_event_kind`). Numbers are fixed forever;",
         " * new names are added at the end, and until then arrive as `OAIRUN_KIND_UNKNOWN`. The",
         " * Assistants names are numbered from 1, the Responses types from 100; each constant is",
-        " * the name upper-cased, dots as underscores (generated from src/api/*.events).",
+        " * the name upper-cased, dots as underscores (generated from the src/api .events tables).",
         " */",
         "typedef enum {",
         "  /**",
