@@ -28,11 +28,11 @@ run target/examples/c/submit status_404 run_123 call_001 "70 degrees and sunny."
 echo
 echo "== C, the tool-call loop (Responses): the model calls a weather and a clock tool until it"
 echo "   can answer; the test server's scripted model \`tool_loop\` answers with the outputs it got"
-echo "   (on a real server: OAIRUN_MODEL=gpt-5-mini, or --model)"
-run target/examples/c/tool_loop --model "${OAIRUN_MODEL:-tool_loop}"
+echo "   (against a real server: OPENAI_BASE_URL, OPENAI_API_KEY and --model or OAIRUN_MODEL)"
+run target/examples/c/tool_loop --model tool_loop
 echo
 echo "== C, the same loop with \"store\": false: every request replays the whole conversation"
-run target/examples/c/tool_loop --model "${OAIRUN_MODEL:-tool_loop}" --no-store
+run target/examples/c/tool_loop --model tool_loop --no-store
 echo
 echo "== Python, synchronous: the same submission through the ctypes binding"
 run python3 examples/python/submit.py thread_123 run_123 call_001 "70 degrees and sunny."
