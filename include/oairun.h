@@ -398,7 +398,8 @@ typedef enum {
    */
   OAIRUN_HTTP_STATUS = 4,
   /**
-   * The stream carried an `error` event (it was delivered to the callback first).
+   * The stream carried an `error` event (it was delivered to the callback first), or, in a
+   * tool-call loop, the run or response ended failed, cancelled, expired or incomplete.
    */
   OAIRUN_STREAM_ERROR = 5,
   /**
@@ -414,6 +415,11 @@ typedef enum {
    * A bug in oairun (for example a panic, caught before it reached C).
    */
   OAIRUN_INTERNAL = 8,
+  /**
+   * A tool-call loop (`oairun_run_tool_loop`, `oairun_response_tool_loop`) made
+   * `max_turns` requests and the model still asked for calls; no further request was made.
+   */
+  OAIRUN_MAX_TURNS = 9,
 } oairun_status;
 
 /**
@@ -493,12 +499,32 @@ typedef struct oairun_response_request oairun_response_request;
 typedef struct oairun_stream oairun_stream;
 
 /**
+ * One function call the model asked for: its id, the function's name and the arguments' JSON
+ * text. Only ever lent: by an `oairun_tool_calls` list (valid until the list is freed) or to
+ * an `oairun_tool_handler` (valid until the handler returns). Never freed on its own.
+ */
+typedef struct oairun_tool_call oairun_tool_call;
+
+/**
+ * A list of function calls, in the order the model listed them. Created by
+ * `oairun_tool_calls_from_json` or `oairun_event_tool_calls`; the caller owns it and frees it
+ * with `oairun_tool_calls_free`. Read-only: it may be read from several threads at once.
+ */
+typedef struct oairun_tool_calls oairun_tool_calls;
+
+/**
  * A list of tool outputs, in the order they were added. Created by `oairun_tool_outputs_new`
  * or `oairun_tool_outputs_from_json`, freed by `oairun_tool_outputs_free`. Submissions only
  * read it, so one list may be submitted many times, from several threads at once, as long as
  * no thread adds to it meanwhile.
  */
 typedef struct oairun_tool_outputs oairun_tool_outputs;
+
+/**
+ * Where an `oairun_tool_handler` puts the output of the call it ran. Lent to the handler for
+ * the duration of the call only; never created or freed by the caller.
+ */
+typedef struct oairun_tool_result oairun_tool_result;
 
 /**
  * Receives one log line: its level, and the line, NUL-terminated, without a trailing
@@ -536,6 +562,24 @@ typedef void (*oairun_completion_callback)(oairun_status status,
                                            const char *run_json,
                                            const oairun_error *error,
                                            void *user_data);
+
+/**
+ * Runs one call of a tool-call loop and sets its output with `oairun_tool_result_set_output`.
+ * Called on the thread that called the loop, once per call, in the order the model listed
+ * the calls, between two requests (never while a stream is open).
+ *
+ * `call` and `result` are lent for the duration of the call only: copy what you need to
+ * keep, and never free them. `user_data` is the pointer given to the loop, passed through
+ * untouched. The handler may call any oairun function, including other submissions.
+ *
+ * Return 0 to go on (an output must then have been set: if not, the loop stops with
+ * `OAIRUN_INVALID_ARGUMENT`, naming the call); any other value stops the loop with
+ * `OAIRUN_CANCELLED`, and no further request is made. A C++ handler must not let an
+ * exception escape.
+ */
+typedef int (*oairun_tool_handler)(const oairun_tool_call *call,
+                                   oairun_tool_result *result,
+                                   void *user_data);
 
 #ifdef __cplusplus
 extern "C" {
@@ -665,6 +709,20 @@ const char *oairun_event_id(const oairun_event *event);
  * not know, and when `event` is NULL.
  */
 oairun_kind oairun_event_kind(const oairun_event *event);
+
+/**
+ * Returns the text this event adds to the model's answer: the text parts of a
+ * `thread.message.delta` (the `text.value` of each `delta.content[]` item of type `text`,
+ * joined), or the `delta` of a `response.output_text.delta`, unescaped, NUL-terminated; when
+ * `len` is not NULL, `*len` receives its exact length in bytes (the text may itself hold NUL
+ * characters). NULL, with `*len` set to 0, for any other event, a message delta with no text
+ * part, data that is not what the API sends, or a NULL `event`.
+ *
+ * Borrowed, like the event: valid until the callback returns. Asking again returns the same
+ * pointer.
+ */
+const char *oairun_event_text_delta(const oairun_event *event,
+                                    size_t *len);
 
 /**
  * Sets the process-wide log callback: `cb` receives every line of `level` and the levels
@@ -1211,6 +1269,183 @@ oairun_status oairun_submit_tool_outputs_stream(const oairun_client *client,
                                                 oairun_event_callback cb,
                                                 void *user_data,
                                                 oairun_error **err);
+
+/**
+ * Reads the function calls of a Run or a Response, given as its JSON text: a Run's
+ * `required_action.submit_tool_outputs.tool_calls[]` (each `id`, `function.name`,
+ * `function.arguments`), or a Response's `output[]` items of type `function_call` (each
+ * `call_id`, `name`, `arguments`; other items are skipped). An object with no calls (a
+ * completed Run, a Response with text only) gives an empty list.
+ *
+ * `run_or_response_json` is borrowed for the call. On success `*out` receives a list the
+ * caller owns and frees with `oairun_tool_calls_free` (written only on success). On failure,
+ * when `err` is not NULL, `*err` receives an error saying what is wrong, which the caller
+ * frees with `oairun_error_free`.
+ *
+ * Returns `OAIRUN_OK`, or `OAIRUN_INVALID_ARGUMENT` when `run_or_response_json` or `out` is
+ * NULL, or the text is not UTF-8, not JSON, not an object, or lists a call without one of
+ * its string fields.
+ */
+oairun_status oairun_tool_calls_from_json(const char *run_or_response_json,
+                                          oairun_tool_calls **out,
+                                          oairun_error **err);
+
+/**
+ * Reads the function calls an event carries: those of the Run in a
+ * `thread.run.requires_action` event, or of the Response in a `response.completed` event.
+ * Any other event gives an empty list. Meant for an `oairun_event_callback`.
+ *
+ * `event` is borrowed for the call; the list does not refer to it, so it outlives the
+ * callback. On success `*out` receives a list the caller owns and frees with
+ * `oairun_tool_calls_free` (written only on success). On failure, when `err` is not NULL,
+ * `*err` receives an error the caller frees with `oairun_error_free`.
+ *
+ * Returns `OAIRUN_OK`, or `OAIRUN_INVALID_ARGUMENT` when `event` or `out` is NULL, or one of
+ * those two events carries data that is not what the API sends.
+ */
+oairun_status oairun_event_tool_calls(const oairun_event *event,
+                                      oairun_tool_calls **out,
+                                      oairun_error **err);
+
+/**
+ * Returns how many calls the list holds; 0 when `calls` is NULL.
+ */
+size_t oairun_tool_calls_count(const oairun_tool_calls *calls);
+
+/**
+ * Returns the call at `index` (from 0, in the model's order), or NULL when `index` is past
+ * the end or `calls` is NULL. Borrowed: valid until `oairun_tool_calls_free(calls)`.
+ */
+const oairun_tool_call *oairun_tool_calls_get(const oairun_tool_calls *calls,
+                                              size_t index);
+
+/**
+ * Frees a list and every call it lent. NULL does nothing.
+ */
+void oairun_tool_calls_free(oairun_tool_calls *calls);
+
+/**
+ * Returns the call's id, the one its output must name (`call_…`): the Assistants
+ * `tool_calls[].id`, the Responses `call_id` (not the item's `fc_…` id). NULL when `call` is
+ * NULL. Borrowed: valid as long as `call`.
+ */
+const char *oairun_tool_call_id(const oairun_tool_call *call);
+
+/**
+ * Returns the name of the function to call, e.g. `"get_weather"`. NULL when `call` is NULL.
+ * Borrowed: valid as long as `call`.
+ */
+const char *oairun_tool_call_name(const oairun_tool_call *call);
+
+/**
+ * Returns the arguments' JSON text as the model wrote it, e.g. `{"city":"Paris"}` (not
+ * checked to be JSON; may be empty). NULL when `call` is NULL. Borrowed: valid as long as
+ * `call`.
+ */
+const char *oairun_tool_call_arguments(const oairun_tool_call *call);
+
+/**
+ * Sets the output of the call the handler is running: any text (quotes, newlines,
+ * non-ASCII), sent as a JSON string and received intact; it may be empty. Setting it again
+ * replaces it.
+ *
+ * `output` is borrowed for the call (copied). Returns `OAIRUN_OK`, or
+ * `OAIRUN_INVALID_ARGUMENT` when `result` or `output` is NULL or `output` is not UTF-8 (the
+ * output is then left as it was).
+ */
+oairun_status oairun_tool_result_set_output(oairun_tool_result *result,
+                                            const char *output);
+
+/**
+ * Runs an Assistants run's tool calls to the end: submits `first` (the outputs of the calls
+ * the run is waiting for) streamed, and each time the run stops at
+ * `thread.run.requires_action`, calls `handler` once per call, in the model's order, and
+ * submits all their outputs in one streamed request to the same thread and run. Every turn
+ * is `oairun_submit_tool_outputs_stream`'s request.
+ *
+ * `on_event` (may be NULL) receives every event of every turn, in order, `done` included, on
+ * the calling thread (see `oairun_event_callback`; `oairun_event_text_delta` gives the text
+ * as it streams); non-zero stops the loop with `OAIRUN_CANCELLED`. `handler` runs on the
+ * calling thread, between requests (see `oairun_tool_handler`). Both get `user_data`,
+ * untouched. `max_turns` bounds the requests, `first` included; 0 means 10.
+ *
+ * Every pointer argument is borrowed for the call. On success, when `final_json` is not
+ * NULL, `*final_json` receives the final Run's JSON text (the data of `thread.run.completed`,
+ * exactly as sent), NUL-terminated; the caller owns it and frees it with
+ * `oairun_string_free`. It is written only on success. On failure, when `err` is not NULL,
+ * `*err` receives an error the caller frees with `oairun_error_free`.
+ *
+ * Returns `OAIRUN_OK` when the run ends `completed`;
+ * `OAIRUN_STREAM_ERROR` when it ends `failed`, `cancelled`, `expired` or `incomplete` (the
+ * message says which and why; `oairun_error_api_code` gives `last_error.code` or
+ * `incomplete_details.reason`), or a turn's stream carried an `error` event;
+ * `OAIRUN_MAX_TURNS` when the run still asks for calls after `max_turns` requests (no further
+ * request is made, and `handler` is not called for those calls);
+ * `OAIRUN_CANCELLED` when `on_event` or `handler` returned non-zero;
+ * `OAIRUN_INVALID_ARGUMENT`, before any request, when `client`, `thread_id`, `run_id`,
+ * `first` or `handler` is NULL, an id is empty, `.`, `..` or not UTF-8, or `first` is empty;
+ * and later when `handler` returned 0 without setting an output (the message names the
+ * call);
+ * `OAIRUN_PROTOCOL` when a turn's stream ends without a run status that ends the turn, or a
+ * Run is not what the API sends, or as for `oairun_submit_tool_outputs_stream`;
+ * `OAIRUN_CONNECT`, `OAIRUN_TIMEOUT`, `OAIRUN_HTTP_STATUS` (e.g. 400 when an output was not
+ * accepted) and `OAIRUN_INTERNAL` as for `oairun_submit_tool_outputs_stream`.
+ */
+oairun_status oairun_run_tool_loop(const oairun_client *client,
+                                   const char *thread_id,
+                                   const char *run_id,
+                                   const oairun_tool_outputs *first,
+                                   oairun_tool_handler handler,
+                                   oairun_event_callback on_event,
+                                   void *user_data,
+                                   uint32_t max_turns,
+                                   char **final_json,
+                                   oairun_error **err);
+
+/**
+ * Runs a response's tool calls to the end: creates `first` streamed, and each time a
+ * response completes with `function_call` items, calls `handler` once per call, in the order
+ * of `output`, and sends all their outputs in one new streamed request. Every turn is
+ * `oairun_create_response_stream`'s request.
+ *
+ * Each later request has `first`'s fields (model, instructions, tools, the other fields),
+ * `previous_response_id` set to the response just completed, and one `function_call_output`
+ * per call as its input. When `first` sets `store` to `false` (servers that keep nothing,
+ * such as Ollama and llama.cpp), no `previous_response_id` of the loop's is sent: each
+ * request carries `first`'s input, then every `output` item of every response so far
+ * (replayed verbatim, reasoning items included) and every output so far, in order.
+ *
+ * `on_event`, `handler`, `user_data` and `max_turns` are as for `oairun_run_tool_loop`
+ * (`oairun_event_text_delta` gives the `response.output_text.delta` text). `first` is only
+ * read; it may be reused afterwards.
+ *
+ * Every pointer argument is borrowed for the call. On success, when `final_json` is not
+ * NULL, `*final_json` receives the final Response's JSON text (the `response` object of the
+ * last `response.completed` event, exactly as sent), NUL-terminated; the caller owns it and
+ * frees it with `oairun_string_free`. It is written only on success. On failure, when `err`
+ * is not NULL, `*err` receives an error the caller frees with `oairun_error_free`.
+ *
+ * Returns `OAIRUN_OK` when a response completes without a function call;
+ * `OAIRUN_STREAM_ERROR` when a response ends `failed` (the error has `response.error`'s code
+ * and message) or `incomplete` (the message and `oairun_error_api_code` give
+ * `incomplete_details.reason`), or a stream carried an `error` event;
+ * `OAIRUN_MAX_TURNS`, `OAIRUN_CANCELLED` as for `oairun_run_tool_loop`;
+ * `OAIRUN_INVALID_ARGUMENT`, before any request, when `client`, `first` or `handler` is NULL
+ * or `first` has no input item; and later when `handler` returned 0 without setting an
+ * output (the message names the call);
+ * `OAIRUN_PROTOCOL` when a Response is not what the API sends, or as for
+ * `oairun_create_response_stream`;
+ * `OAIRUN_CONNECT`, `OAIRUN_TIMEOUT`, `OAIRUN_HTTP_STATUS` (e.g. 400 `No tool output found
+ * for function call …`) and `OAIRUN_INTERNAL` as for `oairun_create_response_stream`.
+ */
+oairun_status oairun_response_tool_loop(const oairun_client *client,
+                                        const oairun_response_request *first,
+                                        oairun_tool_handler handler,
+                                        oairun_event_callback on_event,
+                                        void *user_data,
+                                        uint32_t max_turns,
+                                        char **final_json,
+                                        oairun_error **err);
 
 /**
  * Creates an empty list. The caller owns it and frees it with `oairun_tool_outputs_free`.

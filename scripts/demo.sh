@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The demo: the C and Python examples (synchronous and streamed) against the loopback test server, the
-# way a user runs them against the real API. Run through `make demo`, which builds them first.
+# The demo: the C and Python examples (synchronous, streamed, and the tool-call loop) against
+# the loopback test server, the way a user runs them against the real API. Run through
+# `make demo`, which builds them first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -24,6 +25,14 @@ run target/examples/c/stream slow_25_60 run_123 call_001 "70 degrees and sunny."
 echo
 echo "== C, an error answer: what a failure looks like"
 run target/examples/c/submit status_404 run_123 call_001 "70 degrees and sunny." || true
+echo
+echo "== C, the tool-call loop (Responses): the model calls a weather and a clock tool until it"
+echo "   can answer; the test server's scripted model \`tool_loop\` answers with the outputs it got"
+echo "   (against a real server: OPENAI_BASE_URL, OPENAI_API_KEY and --model or OAIRUN_MODEL)"
+run target/examples/c/tool_loop --model tool_loop
+echo
+echo "== C, the same loop with \"store\": false: every request replays the whole conversation"
+run target/examples/c/tool_loop --model tool_loop --no-store
 echo
 echo "== Python, synchronous: the same submission through the ctypes binding"
 run python3 examples/python/submit.py thread_123 run_123 call_001 "70 degrees and sunny."

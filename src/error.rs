@@ -14,7 +14,8 @@ pub enum ErrorKind {
     Timeout,
     /// The server answered with a non-2xx status.
     HttpStatus,
-    /// The stream carried an `error` event.
+    /// The stream carried an `error` event, or (tool-call loop) the run or response ended
+    /// failed, cancelled, expired or incomplete.
     StreamError,
     /// The answer was not what this endpoint returns (bad JSON, wrong content type, a stream
     /// that ended before `done`, an answer over the size cap).
@@ -23,6 +24,9 @@ pub enum ErrorKind {
     Cancelled,
     /// A bug in oairun (for example a panic caught at the C boundary).
     Internal,
+    /// A tool-call loop made as many requests as it was allowed and the model still asked
+    /// for calls; no further request was made.
+    MaxTurns,
 }
 
 impl ErrorKind {
@@ -37,6 +41,7 @@ impl ErrorKind {
             ErrorKind::Protocol => "protocol error",
             ErrorKind::Cancelled => "cancelled",
             ErrorKind::Internal => "internal error",
+            ErrorKind::MaxTurns => "maximum turns reached",
         }
     }
 }

@@ -81,6 +81,39 @@ impl Event {
         serde_json::from_str(self.data())
     }
 
+    /// The text this event adds to the model's answer: the text parts of a
+    /// `thread.message.delta` (`delta.content[]` items of type `text`, their `text.value`
+    /// joined), or the `delta` of a `response.output_text.delta`. `None` for any other event,
+    /// a message delta with no text part, or data that is not what the API sends.
+    pub fn text_delta(&self) -> Option<String> {
+        match self.kind {
+            EventKind::ThreadMessageDelta => {
+                let value = self.json().ok()?;
+                let parts = value.get("delta")?.get("content")?.as_array()?;
+                let mut text = None::<String>;
+                for part in parts {
+                    if part.get("type").and_then(|t| t.as_str()) != Some("text") {
+                        continue;
+                    }
+                    let piece = part
+                        .get("text")
+                        .and_then(|t| t.get("value"))
+                        .and_then(|v| v.as_str())
+                        .unwrap_or_default();
+                    text.get_or_insert_with(String::new).push_str(piece);
+                }
+                text
+            }
+            EventKind::ResponseOutputTextDelta => {
+                match self.json().ok()?.get_mut("delta")?.take() {
+                    serde_json::Value::String(text) => Some(text),
+                    _ => None,
+                }
+            }
+            _ => None,
+        }
+    }
+
     /// Takes the event apart into its name, data and id, for callers that keep the strings.
     pub fn into_parts(self) -> (String, String, Option<String>) {
         let strip = |mut text: String| {
@@ -139,6 +172,42 @@ mod tests {
         let e = Event::new("thread.run.queued", r#"{"status":"queued"}"#, None);
         assert_eq!(e.json().unwrap()["status"], "queued");
         assert!(Event::new("done", "[DONE]", None).json().is_err());
+    }
+
+    #[test]
+    fn text_deltas_of_both_endpoints() {
+        let message = |content: &str| {
+            Event::new(
+                "thread.message.delta",
+                format!(
+                    r#"{{"id":"msg_1","object":"thread.message.delta","delta":{{"content":{content}}}}}"#
+                ),
+                None,
+            )
+        };
+        let e = message(
+            r#"[{"index":0,"type":"text","text":{"value":"It's \"é\"\n"}},{"index":1,"type":"image_file","image_file":{}},{"index":2,"type":"text","text":{"value":"!"}}]"#,
+        );
+        assert_eq!(e.text_delta().as_deref(), Some("It's \"é\"\n!"));
+        assert_eq!(message(r#"[{"type":"image_file"}]"#).text_delta(), None);
+        let r = Event::new(
+            "response.output_text.delta",
+            r#"{"type":"response.output_text.delta","delta":"15°C \"x\""}"#,
+            None,
+        );
+        assert_eq!(r.text_delta().as_deref(), Some("15°C \"x\""));
+        for other in [
+            Event::new("response.output_text.delta", "not json", None),
+            Event::new(
+                "response.output_text.done",
+                r#"{"text":"x","delta":"x"}"#,
+                None,
+            ),
+            Event::new("thread.run.completed", "{}", None),
+            Event::new("done", "[DONE]", None),
+        ] {
+            assert_eq!(other.text_delta(), None, "{}", other.name());
+        }
     }
 
     #[test]

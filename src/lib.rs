@@ -24,6 +24,8 @@ mod stream;
 mod submission;
 #[cfg(test)]
 mod test_hooks;
+mod tool_calls;
+mod tool_loop;
 mod tool_outputs;
 mod transport;
 
@@ -39,4 +41,6 @@ pub use log::{set_log_sink, LogLevel, LogSink};
 pub use retry::DEFAULT_MAX_RETRIES;
 pub use stream::EventStream;
 pub use submission::Submission;
+pub use tool_calls::ToolCall;
+pub use tool_loop::DEFAULT_MAX_TURNS;
 pub use tool_outputs::{ToolOutput, ToolOutputs};

@@ -1,5 +1,6 @@
 //! `oairun_event`: one server-sent event, lent to a callback.
 
+use std::cell::OnceCell;
 use std::ffi::c_char;
 
 use super::guard;
@@ -8,7 +9,20 @@ use crate::event::Event;
 /// One event of a stream, lent to an `oairun_event_callback`: it and every string it lends are
 /// valid only until the callback returns. Copy what you need to keep.
 pub struct oairun_event {
-    pub(crate) event: *const Event,
+    event: *const Event,
+    /// The text delta, worked out on the first `oairun_event_text_delta` and kept (with a NUL
+    /// after it) for as long as the event is lent.
+    text_delta: OnceCell<Option<String>>,
+}
+
+impl oairun_event {
+    /// The C view of `event`, to lend to a callback for no longer than `event` lives.
+    pub(crate) fn lend(event: &Event) -> oairun_event {
+        oairun_event {
+            event,
+            text_delta: OnceCell::new(),
+        }
+    }
 }
 
 impl super::Handle for oairun_event {}
@@ -19,7 +33,7 @@ impl super::Handle for oairun_event {}
 include!(concat!(env!("OUT_DIR"), "/c_kinds.rs"));
 
 /// The Rust event behind a lent C event, or None for NULL.
-fn event_of(event: Option<&oairun_event>) -> Option<&Event> {
+pub(super) fn event_of(event: Option<&oairun_event>) -> Option<&Event> {
     // SAFETY: an oairun_event only exists while oairun lends it to a callback, and its pointer
     // is to the event being delivered, which outlives that call.
     event.and_then(|e| unsafe { e.event.as_ref() })
@@ -69,4 +83,41 @@ pub unsafe extern "C" fn oairun_event_id(event: Option<&oairun_event>) -> *const
 #[no_mangle]
 pub unsafe extern "C" fn oairun_event_kind(event: Option<&oairun_event>) -> oairun_kind {
     guard(|| event_of(event).map_or(oairun_kind::OAIRUN_KIND_UNKNOWN, |e| e.kind().into()))
+}
+
+/// Returns the text this event adds to the model's answer: the text parts of a
+/// `thread.message.delta` (the `text.value` of each `delta.content[]` item of type `text`,
+/// joined), or the `delta` of a `response.output_text.delta`, unescaped, NUL-terminated; when
+/// `len` is not NULL, `*len` receives its exact length in bytes (the text may itself hold NUL
+/// characters). NULL, with `*len` set to 0, for any other event, a message delta with no text
+/// part, data that is not what the API sends, or a NULL `event`.
+///
+/// Borrowed, like the event: valid until the callback returns. Asking again returns the same
+/// pointer.
+#[no_mangle]
+pub unsafe extern "C" fn oairun_event_text_delta(
+    event: Option<&oairun_event>,
+    len: Option<&mut usize>,
+) -> *const c_char {
+    guard(|| {
+        let text = event.and_then(|lent| {
+            let text = lent.text_delta.get_or_init(|| {
+                event_of(Some(lent))
+                    .and_then(Event::text_delta)
+                    .map(|mut text| {
+                        text.push('\0');
+                        text
+                    })
+            });
+            text.as_deref()
+        });
+        let (ptr, length) = match text {
+            Some(text) => (text.as_ptr().cast(), text.len() - 1),
+            None => (std::ptr::null(), 0),
+        };
+        if let Some(len) = len {
+            *len = length;
+        }
+        ptr
+    })
 }

@@ -24,6 +24,8 @@ mod response_request;
 mod responses;
 mod stream;
 mod submit;
+mod tool_calls;
+mod tool_loop;
 mod tool_outputs;
 
 pub use client::*;
@@ -35,6 +37,8 @@ pub use response_request::*;
 pub use responses::*;
 pub use stream::*;
 pub use submit::*;
+pub use tool_calls::*;
+pub use tool_loop::*;
 pub use tool_outputs::*;
 
 /// The result of every fallible oairun function. Numbers are fixed forever: new codes are only
@@ -53,7 +57,8 @@ pub enum oairun_status {
     /// The server answered with a non-2xx HTTP status; the error carries the status, the API's
     /// error fields and the request id.
     OAIRUN_HTTP_STATUS = 4,
-    /// The stream carried an `error` event (it was delivered to the callback first).
+    /// The stream carried an `error` event (it was delivered to the callback first), or, in a
+    /// tool-call loop, the run or response ended failed, cancelled, expired or incomplete.
     OAIRUN_STREAM_ERROR = 5,
     /// The answer was not what the endpoint returns: not JSON, not an event stream, over the
     /// size cap, or a stream that ended or broke off before `done`.
@@ -62,6 +67,9 @@ pub enum oairun_status {
     OAIRUN_CANCELLED = 7,
     /// A bug in oairun (for example a panic, caught before it reached C).
     OAIRUN_INTERNAL = 8,
+    /// A tool-call loop (`oairun_run_tool_loop`, `oairun_response_tool_loop`) made
+    /// `max_turns` requests and the model still asked for calls; no further request was made.
+    OAIRUN_MAX_TURNS = 9,
 }
 
 impl From<ErrorKind> for oairun_status {
@@ -75,6 +83,7 @@ impl From<ErrorKind> for oairun_status {
             ErrorKind::Protocol => oairun_status::OAIRUN_PROTOCOL,
             ErrorKind::Cancelled => oairun_status::OAIRUN_CANCELLED,
             ErrorKind::Internal => oairun_status::OAIRUN_INTERNAL,
+            ErrorKind::MaxTurns => oairun_status::OAIRUN_MAX_TURNS,
         }
     }
 }
@@ -272,6 +281,7 @@ pub extern "C" fn oairun_status_str(status: c_int) -> *const c_char {
             6 => "protocol error\0",
             7 => "cancelled\0",
             8 => "internal error\0",
+            9 => "maximum turns reached\0",
             _ => "unknown status\0",
         };
         text.as_ptr().cast()
@@ -307,14 +317,22 @@ mod tests {
             ErrorKind::Protocol,
             ErrorKind::Cancelled,
             ErrorKind::Internal,
+            ErrorKind::MaxTurns,
         ];
         for kind in kinds {
             let status = oairun_status::from(kind);
             let text = unsafe { CStr::from_ptr(oairun_status_str(status as c_int)) };
             assert_eq!(text.to_str().unwrap(), kind.as_str());
         }
-        let unknown = unsafe { CStr::from_ptr(oairun_status_str(-5)) };
-        assert_eq!(unknown.to_str().unwrap(), "unknown status");
+        // The numbers are fixed: each kind in order from 1, MAX_TURNS the last added.
+        for (i, kind) in kinds.iter().enumerate() {
+            assert_eq!(oairun_status::from(*kind) as c_int, i as c_int + 1);
+        }
+        assert_eq!(oairun_status::OAIRUN_MAX_TURNS as c_int, 9);
+        for number in [-5, 10] {
+            let unknown = unsafe { CStr::from_ptr(oairun_status_str(number)) };
+            assert_eq!(unknown.to_str().unwrap(), "unknown status");
+        }
     }
 
     #[test]

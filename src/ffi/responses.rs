@@ -88,7 +88,7 @@ pub unsafe extern "C" fn oairun_create_response_stream(
         client
             .inner
             .create_response_stream(&request.inner, |event: &Event| {
-                let lent = oairun_event { event };
+                let lent = oairun_event::lend(event);
                 // SAFETY: cb is the caller's callback, called as the header documents.
                 unsafe { cb(&lent, user_data) == 0 }
             })
@@ -160,7 +160,7 @@ pub unsafe extern "C" fn oairun_create_response_stream_start(
             client
                 .inner
                 .create_response_stream_start(&request.inner, move |event: &Event| {
-                    let lent = oairun_event { event };
+                    let lent = oairun_event::lend(event);
                     // SAFETY: cb is the caller's callback, called as the header documents.
                     unsafe { cb(&lent, user_data.get()) == 0 }
                 })?;

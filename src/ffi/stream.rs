@@ -90,7 +90,7 @@ pub unsafe extern "C" fn oairun_submit_tool_outputs_stream_start(
             run_id,
             &outputs.inner,
             move |event: &Event| {
-                let lent = oairun_event { event };
+                let lent = oairun_event::lend(event);
                 // SAFETY: cb is the caller's callback, called as the header documents.
                 unsafe { cb(&lent, user_data.get()) == 0 }
             },
