@@ -49,6 +49,7 @@ examples: build
 	mkdir -p $(OUT)
 	$(CC) $(WARN) $(CFLAGS) $(INCLUDES) examples/c/submit.c -o $(OUT)/submit $(LINK)
 	$(CC) $(WARN) $(CFLAGS) $(INCLUDES) examples/c/stream.c -o $(OUT)/stream $(LINK)
+	$(CC) $(WARN) $(CFLAGS) $(INCLUDES) examples/c/responses.c -o $(OUT)/responses $(LINK)
 	$(CC) $(WARN) $(CFLAGS) $(INCLUDES) examples/c/tool_loop.c -o $(OUT)/tool_loop $(LINK)
 
 demo: examples
