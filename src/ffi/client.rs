@@ -43,8 +43,11 @@ pub unsafe extern "C" fn oairun_client_new(
     })
 }
 
-/// Frees a client and closes its idle connections. NULL does nothing. No call using the client
-/// may be in progress on any thread.
+/// Frees a client and closes its idle connections. NULL does nothing.
+///
+/// No blocking call using the client may be in progress on another thread. Submissions started
+/// from it (the `_start` forms) may still be running: each keeps what it needs, runs to its
+/// end, and can still be cancelled, waited for and freed through its `oairun_stream`.
 #[no_mangle]
 pub unsafe extern "C" fn oairun_client_free(client: Option<Box<oairun_client>>) {
     guard(|| drop(client))

@@ -15,6 +15,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use crate::error::{Error, ErrorKind, Result};
 
+// In the order the header presents them to a C reader (cbindgen follows this order).
 mod client;
 mod error;
 mod event;
@@ -57,15 +58,20 @@ pub enum oairun_status {
     /// The server answered with a non-2xx HTTP status; the error carries the status, the API's
     /// error fields and the request id.
     OAIRUN_HTTP_STATUS = 4,
-    /// The stream carried an `error` event (it was delivered to the callback first), or, in a
-    /// tool-call loop, the run or response ended failed, cancelled, expired or incomplete.
+    /// The stream carried an `error` event, flat or nested, or a `response.failed` event (it was
+    /// delivered to the callback first), or, in a tool-call loop, the run ended failed,
+    /// cancelled, expired or incomplete, or a response ended incomplete.
     OAIRUN_STREAM_ERROR = 5,
     /// The answer was not what the endpoint returns: not JSON, not an event stream, over the
-    /// size cap, or a stream that ended or broke off before `done`.
+    /// size cap, or a stream that ended or broke off before its terminal event (`done`;
+    /// `response.completed`, `response.incomplete`, `response.failed` or `error`).
     OAIRUN_PROTOCOL = 6,
-    /// The callback returned non-zero.
+    /// You stopped it: an event callback (`oairun_event_callback`, a tool loop's `on_event`)
+    /// or a tool handler (`oairun_tool_handler`) returned non-zero, or `oairun_stream_cancel`
+    /// or `oairun_stream_free` stopped a started (`_start`) call before it ended.
     OAIRUN_CANCELLED = 7,
-    /// A bug in oairun (for example a panic, caught before it reached C).
+    /// A bug in oairun: a failed internal check (in Rust terms, a panic), caught before it
+    /// reached your program; oairun goes on working.
     OAIRUN_INTERNAL = 8,
     /// A tool-call loop (`oairun_run_tool_loop`, `oairun_response_tool_loop`) made
     /// `max_turns` requests and the model still asked for calls; no further request was made.

@@ -1,11 +1,12 @@
-//! The non-blocking submissions: `oairun_stream` handles, cancel, wait and free.
+//! The non-blocking (`_start`) forms of both endpoints and their `oairun_stream` handles:
+//! cancel, wait and free.
 
 use std::ffi::{c_char, c_void, CString};
 
 use super::submit::submission;
 use super::{
     arg_out, arg_ref, guard, guard_status, into_raw, oairun_client, oairun_error, oairun_event,
-    oairun_event_callback, oairun_status, oairun_tool_outputs, UserData,
+    oairun_event_callback, oairun_response_request, oairun_status, oairun_tool_outputs, UserData,
 };
 use crate::error::{Error, Result};
 use crate::event::Event;
@@ -48,7 +49,7 @@ pub type oairun_completion_callback = Option<
 /// `oairun_stream_cancel` stops the stream from any thread.
 ///
 /// Threads: the callbacks of one stream run one at a time, in wire order, all on the same
-/// oairun callback thread, outside any runtime. oairun has a few such threads (one per core,
+/// oairun callback thread (never a network thread). oairun has a few such threads (one per core,
 /// 2 to 4) shared by every non-blocking submission, so a callback should return quickly: while
 /// it runs, other submissions' callbacks on that thread wait. A callback may call any oairun
 /// function, including new submissions (blocking or not) and `oairun_stream_cancel` or
@@ -224,4 +225,78 @@ pub unsafe extern "C" fn oairun_stream_wait(
 #[no_mangle]
 pub unsafe extern "C" fn oairun_stream_free(stream: Option<Box<oairun_stream>>) {
     guard(|| drop(stream))
+}
+
+/// Starts `oairun_create_response` and returns at once: `cb` is called once, on an oairun
+/// callback thread, with the Response object or the error (see `oairun_completion_callback`,
+/// whose `run_json` is here the Response's JSON). Threads, `out`, `user_data` and the handle
+/// are as for `oairun_submit_tool_outputs_start`.
+///
+/// Returns `OAIRUN_OK` when the call has started, or, before any request and without calling
+/// `cb`: `OAIRUN_INVALID_ARGUMENT` when `client`, `request` or `cb` is NULL or the request has
+/// no input item; `OAIRUN_INTERNAL` for a bug in oairun. Every other outcome reaches `cb` and
+/// `oairun_stream_wait`.
+#[no_mangle]
+pub unsafe extern "C" fn oairun_create_response_start(
+    client: Option<&oairun_client>,
+    request: Option<&oairun_response_request>,
+    cb: oairun_completion_callback,
+    user_data: *mut c_void,
+    out: Option<&mut *mut oairun_stream>,
+    err: *mut *mut oairun_error,
+) -> oairun_status {
+    guard_status(err, || {
+        let client = arg_ref("client", client)?;
+        let request = arg_ref("request", request)?;
+        let cb = cb.ok_or_else(|| Error::invalid("cb must not be NULL"))?;
+        let user_data = UserData(user_data);
+        let inner =
+            client
+                .inner
+                .create_response_start(&request.inner, move |result: Result<String>| {
+                    complete(cb, result, user_data.get());
+                })?;
+        match out {
+            None => inner.detach(),
+            Some(out) => *out = into_raw(oairun_stream { inner }),
+        }
+        Ok(())
+    })
+}
+
+/// Starts `oairun_create_response_stream` and returns at once: `cb` is then called for every
+/// event on an oairun callback thread, under the rules of
+/// `oairun_submit_tool_outputs_stream_start`; the outcome (those of
+/// `oairun_create_response_stream`) comes from `oairun_stream_wait`. On success `*out`
+/// receives a handle the caller owns and frees with `oairun_stream_free`.
+///
+/// Returns `OAIRUN_OK` when the stream has started, or, before any request and without calling
+/// `cb`: `OAIRUN_INVALID_ARGUMENT` when `client`, `request`, `cb` or `out` is NULL or the
+/// request has no input item; `OAIRUN_INTERNAL` for a bug in oairun.
+#[no_mangle]
+pub unsafe extern "C" fn oairun_create_response_stream_start(
+    client: Option<&oairun_client>,
+    request: Option<&oairun_response_request>,
+    cb: oairun_event_callback,
+    user_data: *mut c_void,
+    out: Option<&mut *mut oairun_stream>,
+    err: *mut *mut oairun_error,
+) -> oairun_status {
+    guard_status(err, || {
+        let client = arg_ref("client", client)?;
+        let request = arg_ref("request", request)?;
+        let cb = cb.ok_or_else(|| Error::invalid("cb must not be NULL"))?;
+        let out = arg_out("out", out)?;
+        let user_data = UserData(user_data);
+        let inner =
+            client
+                .inner
+                .create_response_stream_start(&request.inner, move |event: &Event| {
+                    let lent = oairun_event::lend(event);
+                    // SAFETY: cb is the caller's callback, called as the header documents.
+                    unsafe { cb(&lent, user_data.get()) == 0 }
+                })?;
+        *out = into_raw(oairun_stream { inner });
+        Ok(())
+    })
 }

@@ -9,9 +9,12 @@ use super::{
 use crate::error::{Error, Result};
 use crate::event::Event;
 
-/// Called for every event of a stream, in wire order, one at a time, outside any runtime: on the thread that called `oairun_submit_tool_outputs_stream`, or on an oairun
-/// callback thread for `oairun_submit_tool_outputs_stream_start` (see there). It may call any
-/// oairun function, including a new submission.
+/// Called for every event of a stream, in wire order, one at a time: on the thread that called
+/// the blocking stream function (`oairun_create_response_stream`,
+/// `oairun_submit_tool_outputs_stream`, a tool loop), or on an oairun callback thread for the
+/// `_start` forms (see `oairun_submit_tool_outputs_stream_start`); never on oairun's network
+/// threads, and holding no oairun lock, so it may call any oairun function, including a new
+/// submission.
 ///
 /// `event` is lent for the duration of the call only. `user_data` is the pointer given to
 /// the submission, passed through untouched. Return 0 to go on; any other value stops the
@@ -93,7 +96,7 @@ pub unsafe extern "C" fn oairun_submit_tool_outputs(
 ///
 /// Sends `POST <base_url>/threads/<thread_id>/runs/<run_id>/submit_tool_outputs` with
 /// `{"tool_outputs":[…],"stream":true}`. The callback runs on the calling thread, one event at
-/// a time in wire order, outside any runtime (see `oairun_event_callback`); network I/O runs
+/// a time in wire order (see `oairun_event_callback`); network I/O runs
 /// on oairun's own threads meanwhile. The call returns when the stream ends.
 ///
 /// Every pointer argument is borrowed for the call; `user_data` is passed to `cb` untouched
