@@ -36,12 +36,14 @@ from ._exceptions import (
     InternalError,
     InternalServerError,
     InvalidArgumentError,
+    MaxTurnsError,
     NotFoundError,
     OairunError,
     PermissionDeniedError,
     ProtocolError,
     RateLimitError,
     StreamError,
+    ToolCallError,
     UnprocessableEntityError,
 )
 from ._ffi import LibraryNotFoundError, version
@@ -63,6 +65,7 @@ __all__ = [
     "InternalServerError",
     "InvalidArgumentError",
     "LibraryNotFoundError",
+    "MaxTurnsError",
     "NotFoundError",
     "Object",
     "ObjectList",
@@ -73,6 +76,7 @@ __all__ = [
     "Response",
     "Stream",
     "StreamError",
+    "ToolCallError",
     "UnprocessableEntityError",
     "version",
 ]
