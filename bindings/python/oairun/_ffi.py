@@ -348,10 +348,10 @@ def _keep_thread_state() -> None:
 def _trampoline(event: int, user_data: Optional[int]) -> int:
     _keep_thread_state()
     record = _handles.get(user_data or 0)
-    if record is None or record.function is None or record.exception is not None:
+    if record is None:
         return 1
     try:
-        return 1 if record.function(event) else 0
+        return 1 if record.function(event) else 0  # type: ignore[misc] - set when passed
     except BaseException as exc:  # noqa: B902 - re-raised by the caller once C returns
         record.exception = exc
         return 1

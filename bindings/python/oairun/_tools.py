@@ -23,8 +23,9 @@ Tools = Mapping[str, Callable[..., Any]]
 def check_tools(tools: Any) -> Dict[str, Callable[..., Any]]:
     """``tools`` as a dict, after checking it maps non-empty names to callables."""
     if not isinstance(tools, Mapping):
+        hint = " (tool definitions go in tool_definitions=)" if isinstance(tools, (list, tuple)) else ""
         raise TypeError(
-            f"tools must be a dict mapping a function name to a callable, not {type(tools).__name__}"
+            f"tools must be a dict mapping a function name to a callable, not {type(tools).__name__}{hint}"
         )
     checked = {}
     for name, function in tools.items():
@@ -32,6 +33,9 @@ def check_tools(tools: Any) -> Dict[str, Callable[..., Any]]:
             raise TypeError(f"tools' keys must be non-empty function names (str), not {name!r}")
         if not callable(function):
             raise TypeError(f"tools[{name!r}] must be callable, not {type(function).__name__}")
+        if inspect.iscoroutinefunction(function):
+            # It would return a coroutine that nothing awaits: the loop runs tools synchronously.
+            raise TypeError(f"tools[{name!r}] is an async function: give a plain function")
         checked[name] = function
     return checked
 

@@ -403,12 +403,17 @@ def test_outputs_that_cannot_be_sent_stop_the_loop(client, server, value, exc):
     assert len(responses_bodies(server)) == 1
 
 
+async def an_async_tool(city):
+    return city
+
+
 def test_bad_arguments_are_refused_before_any_request(client, server):
     runs = client.beta.threads.runs
     outputs = [{"tool_call_id": "call_001", "output": "x"}]
     for call, exc in [
         (lambda: client.responses.run_tools(model="tool_loop", input="hi", tools=[get_weather]), TypeError),
         (lambda: client.responses.run_tools(model="tool_loop", input="hi", tools={"f": 1}), TypeError),
+        (lambda: client.responses.run_tools(model="tool_loop", input="hi", tools={"f": an_async_tool}), TypeError),
         (lambda: client.responses.run_tools(model="tool_loop", input="hi", tools={"": get_weather}), TypeError),
         (lambda: client.responses.run_tools(model="tool_loop", input="hi", tools=TOOLS, max_turns=0), ValueError),
         (lambda: client.responses.run_tools(model="tool_loop", input="hi", tools=TOOLS, max_turns=True), TypeError),
@@ -422,6 +427,8 @@ def test_bad_arguments_are_refused_before_any_request(client, server):
         with pytest.raises(exc):
             call()
     assert server.requests() == []
+    with pytest.raises(TypeError, match="tool_definitions"):
+        client.responses.run_tools(model="tool_loop", input="hi", tools=[{"type": "function", "name": "f"}])
 
 
 def test_a_tool_may_make_its_own_calls(client):
@@ -431,3 +438,117 @@ def test_a_tool_may_make_its_own_calls(client):
 
     response = client.responses.run_tools(model="tool_loop", input="hi", tools={"get_weather": get_weather, "get_time": get_time})
     assert "15°C" in response.output_text
+
+
+# ---------------------------------------------------------------------------------------------
+# Event.text_delta and Event.tool_calls: the library's rule, on copied events.
+
+
+def c_views(start):
+    """Streams through ``start(callback, user_data, err)`` and returns, per event, the Event
+    copied from it and what the library itself says of it while it is lent:
+    ``oairun_event_text_delta`` and ``oairun_event_tool_calls``."""
+    views = []
+
+    def deliver(ptr):
+        length = ctypes.c_size_t(0)
+        text_ptr = _ffi.lib.oairun_event_text_delta(ptr, byref(length))
+        text = ctypes.string_at(text_ptr, length.value).decode("utf-8") if text_ptr else None
+        calls, error = c_void_p(), c_void_p()
+        status = _ffi.lib.oairun_event_tool_calls(ptr, byref(calls), byref(error))
+        assert status == _ffi.OK, _ffi.take_error(status, error).message
+        views.append((oairun.Event(*_ffi.event_fields(ptr)), text, [oairun.ToolCall(*f) for f in _ffi.take_tool_calls(calls)]))
+        return False
+
+    with _ffi.registered(deliver) as handle:
+        error = c_void_p()
+        status = start(_ffi.trampoline, handle.handle, byref(error))
+        if error.value:
+            _ffi.lib.oairun_error_free(error)
+    assert status in (_ffi.OK, _ffi.STREAM_ERROR), status
+    return views
+
+
+@pytest.mark.parametrize("model", ["gpt-test", "function_call", "long_200", "no_event_lines", "tool_loop", "error_flat"])
+def test_responses_events_agree_with_the_library(client, model):
+    from oairun._responses import _Request
+
+    with _Request("hi", model, None, None, None, {}) as request:
+        views = c_views(
+            lambda cb, ud, err: _ffi.lib.oairun_create_response_stream(client._ptr, request.ptr, cb, ud, err)
+        )
+    assert views
+    for event, text, calls in views:
+        assert (event.event, event.text_delta, event.tool_calls) == (event.event, text, calls)
+    if model in ("function_call", "tool_loop"):
+        assert views[-1][0].tool_calls and views[-1][0].event == "response.completed"
+    if model in ("gpt-test", "long_200"):
+        assert any(text for _, text, _ in views)
+
+
+@pytest.mark.parametrize("thread", ["thread_abc123", "long_200", "tool_loop", "odd_framing"])
+def test_assistants_events_agree_with_the_library(client, thread):
+    from oairun._client import _Outputs
+
+    with _Outputs([{"tool_call_id": "call_001", "output": FIRST}]) as outputs:
+        views = c_views(
+            lambda cb, ud, err: _ffi.lib.oairun_submit_tool_outputs_stream(
+                client._ptr, thread.encode(), b"run_views", outputs.ptr, cb, ud, err
+            )
+        )
+    for event, text, calls in views:
+        assert (event.event, event.text_delta, event.tool_calls) == (event.event, text, calls)
+    if thread == "tool_loop":
+        [requires] = [e for e, _, _ in views if e.event == "thread.run.requires_action"]
+        assert [(c.name, json.loads(c.arguments)) for c in requires.tool_calls] == [
+            ("get_weather", {"city": "Paris"}), ("get_time", {"timezone": "Europe/Paris"})
+        ]
+    if thread != "tool_loop":
+        assert any(text for _, text, _ in views)
+
+
+def test_stream_events_carry_text_and_calls(client):
+    from test_responses import TEXT, long_text
+
+    events = list(client.responses.create(model="long_2000", input="hi", stream=True))
+    assert "".join(e.text_delta for e in events if e.text_delta is not None) == long_text(2000)
+    assert all(e.tool_calls == [] for e in events)
+    events = list(client.responses.create(model="gpt-test", input="hi", stream=True))
+    assert "".join(e.text_delta or "" for e in events) == TEXT
+    [completed] = [e for e in client.responses.create(model="function_call", input="hi", stream=True) if e.tool_calls]
+    call = completed.tool_calls[0]
+    assert (call.name, call.id) == (completed.data.response.output[0].name, completed.data.response.output[0].call_id)
+    assert call == oairun.ToolCall(call.id, call.name, call.arguments)
+    events = list(client.submit_tool_outputs("run_1", thread_id="tool_loop", tool_outputs=[{"tool_call_id": "call_001", "output": "x"}], stream=True))
+    assert [len(e.tool_calls) for e in events if e.tool_calls] == [2]
+    assert all(e.text_delta is None for e in events)
+
+
+@pytest.mark.parametrize(
+    "name, raw, text",
+    [
+        ("response.output_text.delta", '{"type":"response.output_text.delta","delta":"a\\"b\\n\\u00e9"}', 'a"b\né'),
+        ("response.output_text.delta", '{"delta":""}', ""),
+        ("response.output_text.delta", '{"delta":5}', None),
+        ("response.output_text.delta", "not json", None),
+        ("thread.message.delta", '{"delta":{"content":[{"type":"text","text":{"value":"a"}},{"type":"image_file"},{"type":"text","text":{"value":"b"}}]}}', "ab"),
+        ("thread.message.delta", '{"delta":{"content":[{"type":"text"}]}}', ""),
+        ("thread.message.delta", '{"delta":{"content":[{"type":"image_file"}]}}', None),
+        ("thread.message.delta", '{"delta":{}}', None),
+        ("thread.message.delta", "[1]", None),
+        ("response.output_text.done", '{"text":"whole"}', None),
+        ("done", "[DONE]", None),
+    ],
+)
+def test_text_delta_rules(name, raw, text):
+    event = oairun.Event(name, raw)
+    assert event.text_delta == text
+    assert event.tool_calls == []
+
+
+def test_tool_calls_of_data_that_is_not_the_apis_raise_protocol_error():
+    with pytest.raises(oairun.ProtocolError):
+        oairun.Event("thread.run.requires_action", "not json").tool_calls
+    with pytest.raises(oairun.ProtocolError):
+        oairun.Event("response.completed", '{"type":"response.completed"}').tool_calls
+    assert oairun.Event("response.completed", '{"response":{"output":[]}}').tool_calls == []
