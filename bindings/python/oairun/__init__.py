@@ -59,6 +59,7 @@ from ._exceptions import (
     UnprocessableEntityError,
 )
 from ._ffi import LibraryNotFoundError, version
+from ._logging import disable_logging, enable_logging
 from ._objects import Object, ObjectList, Response
 
 __version__ = "0.1.0"
@@ -72,6 +73,8 @@ __all__ = [
     "CancelledError",
     "Client",
     "ConflictError",
+    "disable_logging",
+    "enable_logging",
     "Event",
     "InternalError",
     "InternalServerError",
