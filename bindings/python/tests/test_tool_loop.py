@@ -552,3 +552,52 @@ def test_tool_calls_of_data_that_is_not_the_apis_raise_protocol_error():
     with pytest.raises(oairun.ProtocolError):
         oairun.Event("response.completed", '{"type":"response.completed"}').tool_calls
     assert oairun.Event("response.completed", '{"response":{"output":[]}}').tool_calls == []
+
+
+# ---------------------------------------------------------------------------------------------
+# The example.
+
+
+@pytest.mark.parametrize("store", [True, False])
+def test_tool_loop_example(server, store):
+    import subprocess
+    import sys
+
+    from conftest import REPO
+
+    server.reset()
+    env = {"OPENAI_BASE_URL": server.base_url, "OPENAI_API_KEY": "sk-test", "PATH": "/usr/bin:/bin"}
+    done = subprocess.run(
+        [sys.executable, str(REPO / "examples" / "python" / "tool_loop.py"), *([] if store else ["--no-store"])],
+        env=env, capture_output=True, text=True, timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("Q: What's the weather in Paris") and lines[0].endswith("(model tool_loop)")
+    assert lines[1] == '[tool] get_weather({"city": "Paris"}) -> Paris: 15°C, clear'
+    assert lines[2].startswith('[tool] get_time({"timezone": "Europe/Paris"}) -> {"timezone": "Europe/Paris", "local_time": "')
+    assert lines[3] == '[tool] get_weather({"city": "Tokyo"}) -> Tokyo: 22°C, light rain'
+    streamed, final = lines[4], lines[5]
+    assert streamed.startswith("Outputs: call_") and "=Paris: 15°C, clear; call_" in streamed
+    assert final == "final answer: " + streamed
+    assert lines[6].startswith("(3 tool calls; final response resp_")
+    requests = [json.loads(r["body"]) for r in server.requests()]
+    assert len(requests) == 3
+    assert [t["name"] for t in requests[0]["tools"]] == ["get_weather", "get_time"]
+    assert requests[0]["tools"][0]["parameters"]["required"] == ["city"]
+    assert ("previous_response_id" in requests[2]) is store
+
+
+def test_tool_loop_example_reports_a_failure(server):
+    import subprocess
+    import sys
+
+    from conftest import REPO
+
+    env = {"OPENAI_BASE_URL": server.base_url, "OPENAI_API_KEY": "sk-test", "PATH": "/usr/bin:/bin"}
+    done = subprocess.run(
+        [sys.executable, str(REPO / "examples" / "python" / "tool_loop.py"), "--model", "tool_loop_error"],
+        env=env, capture_output=True, text=True, timeout=60,
+    )
+    assert done.returncode == 1
+    assert "the loop failed" in done.stderr and "StreamError" in done.stderr
