@@ -119,7 +119,7 @@ class ToolCallError(OairunError):
     arguments' JSON text as the model wrote it).
     """
 
-    def __init__(self, message: str, *, call_id: str, name: str, arguments: str) -> None:
+    def __init__(self, message: str, *, call_id: str = "", name: str = "", arguments: str = "") -> None:
         super().__init__(message, status=_ffi.CANCELLED)
         self.call_id = call_id
         self.name = name

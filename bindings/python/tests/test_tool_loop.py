@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ctypes
 import json
+import pickle
 from ctypes import byref, c_void_p
 
 import pytest
@@ -338,8 +339,9 @@ def test_unknown_tool_name_stops_with_tool_call_error(client, server):
     assert error.name == "get_time" and error.call_id.startswith("call_")
     assert json.loads(error.arguments) == {"timezone": "Europe/Paris"}
     assert "get_time" in str(error) and "not in tools" in str(error)
-    assert isinstance(error, oairun.OairunError)
+    assert isinstance(error, oairun.OairunError) and error.status == _ffi.CANCELLED
     assert len(responses_bodies(server)) == 1
+    assert str(pickle.loads(pickle.dumps(error))) == str(error)
 
 
 def test_arguments_that_do_not_fit_stop_with_tool_call_error(client):
