@@ -47,3 +47,7 @@ echo
 echo "== Python, the Responses API: run the function a first response asks for, send its output back"
 echo "   (previous_response_id + a function_call_output item) and print the answer as it streams"
 run python3 examples/python/responses.py
+echo
+echo "== Python, the tool-call loop (Responses): client.responses.run_tools runs the weather and"
+echo "   clock tools (plain Python functions) until the model answers, printing it as it streams"
+run python3 examples/python/tool_loop.py --model tool_loop

@@ -21,10 +21,22 @@ that code written for the SDK switches by changing its import::
         if event.event == "response.output_text.delta":
             print(event.data.delta, end="")
     client.beta.threads.runs.submit_tool_outputs("run_123", thread_id="thread_123", tool_outputs=[...])
+
+The whole tool-call loop, for both APIs: the model asks, the tools run, their outputs go back,
+until the model answers::
+
+    def get_weather(city: str) -> str:
+        "The current weather in a city."
+        return "15C, clear"
+
+    response = client.responses.run_tools(model="gpt-5.4", input="Weather in Paris?",
+                                          tools={"get_weather": get_weather},
+                                          on_event=lambda e: print(e.text_delta or "", end=""))
+    print(response.output_text)
 """
 
 from ._client import Client, Stream
-from ._events import Event
+from ._events import Event, ToolCall
 from ._exceptions import (
     APIConnectionError,
     APIStatusError,
@@ -36,15 +48,18 @@ from ._exceptions import (
     InternalError,
     InternalServerError,
     InvalidArgumentError,
+    MaxTurnsError,
     NotFoundError,
     OairunError,
     PermissionDeniedError,
     ProtocolError,
     RateLimitError,
     StreamError,
+    ToolCallError,
     UnprocessableEntityError,
 )
 from ._ffi import LibraryNotFoundError, version
+from ._logging import disable_logging, enable_logging
 from ._objects import Object, ObjectList, Response
 
 __version__ = "0.1.0"
@@ -58,11 +73,14 @@ __all__ = [
     "CancelledError",
     "Client",
     "ConflictError",
+    "disable_logging",
+    "enable_logging",
     "Event",
     "InternalError",
     "InternalServerError",
     "InvalidArgumentError",
     "LibraryNotFoundError",
+    "MaxTurnsError",
     "NotFoundError",
     "Object",
     "ObjectList",
@@ -73,6 +91,8 @@ __all__ = [
     "Response",
     "Stream",
     "StreamError",
+    "ToolCall",
+    "ToolCallError",
     "UnprocessableEntityError",
     "version",
 ]

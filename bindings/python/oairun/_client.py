@@ -10,7 +10,7 @@ import threading
 from ctypes import byref, c_void_p
 from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, List, Mapping, Optional, Union
 
-from . import _ffi
+from . import _ffi, _logging
 from ._events import Event
 from ._exceptions import InternalError, InvalidArgumentError, from_error
 from ._objects import wrap
@@ -120,6 +120,15 @@ class Client:
     429 and 5xx as the SDK does.
     ``default_headers`` are sent with every request (a standard header of the same name is
     replaced).
+    ``allow_insecure_http=True`` allows a plain ``http://`` base URL whose host is not
+    loopback (refused by default, since the key would cross the network in clear text;
+    ``http://`` to 127.0.0.0/8, ``[::1]`` or ``localhost`` is always allowed).
+    ``max_response_bytes`` (default 32 MiB) caps a synchronous answer and
+    ``max_event_bytes`` (default 8 MiB) one stream event; beyond them the call fails with
+    :class:`ProtocolError`, so a hostile server cannot exhaust memory.
+
+    The library's log lines go to the :mod:`logging` logger ``"oairun"`` (see
+    :func:`oairun.enable_logging`): creating a client reads that logger's level.
 
     Network waits release the GIL (ctypes releases it around every call into the library).
     Closing a client while calls are in progress (a stream being iterated, another thread's
@@ -138,6 +147,9 @@ class Client:
         *,
         connect_timeout: Optional[float] = None,
         read_timeout: Optional[float] = None,
+        allow_insecure_http: bool = False,
+        max_response_bytes: Optional[int] = None,
+        max_event_bytes: Optional[int] = None,
     ) -> None:
         self._ptr = c_void_p()
         # The C contract: no call may be in progress when the client is freed. Calls are
@@ -155,6 +167,15 @@ class Client:
                 raise TypeError(f"max_retries must be an int, not {type(max_retries).__name__}")
             if not 0 <= max_retries < 2**32:
                 raise ValueError("max_retries must be an int from 0 to 2**32-1")
+        if not isinstance(allow_insecure_http, bool):
+            raise TypeError(f"allow_insecure_http must be a bool, not {type(allow_insecure_http).__name__}")
+        for name, value in (("max_response_bytes", max_response_bytes), ("max_event_bytes", max_event_bytes)):
+            if value is not None:
+                if isinstance(value, bool) or not isinstance(value, int):
+                    raise TypeError(f"{name} must be an int, not {type(value).__name__}")
+                if not 0 < value < 2**63:
+                    raise ValueError(f"{name} must be a positive number of bytes")
+        _logging.sync()
         options = _ffi.lib.oairun_client_options_new()
         if not options:
             raise MemoryError("oairun_client_options_new failed")
@@ -178,6 +199,17 @@ class Client:
                 )
             if max_retries is not None:
                 self._set(lib.oairun_client_options_set_max_retries(options, max_retries), "max_retries")
+            if allow_insecure_http:
+                self._set(lib.oairun_client_options_allow_insecure_http(options, 1), "allow_insecure_http")
+            if max_response_bytes is not None:
+                self._set(
+                    lib.oairun_client_options_set_max_response_bytes(options, max_response_bytes),
+                    "max_response_bytes",
+                )
+            if max_event_bytes is not None:
+                self._set(
+                    lib.oairun_client_options_set_max_event_bytes(options, max_event_bytes), "max_event_bytes"
+                )
             for name, value in (default_headers or {}).items():
                 status = lib.oairun_client_options_add_header(
                     options,

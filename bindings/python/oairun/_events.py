@@ -3,15 +3,40 @@
 from __future__ import annotations
 
 import json
-from typing import Any, Optional
+from ctypes import byref, c_void_p
+from typing import Any, List, NamedTuple, Optional
 
 from . import _ffi
-from ._exceptions import ProtocolError
+from ._exceptions import ProtocolError, from_error
 from ._objects import wrap
+
+
+class ToolCall(NamedTuple):
+    """One function call the model asked for: ``id`` (the id its output must name: the
+    Assistants ``tool_calls[].id``, the Responses ``call_id``), ``name`` (the function's) and
+    ``arguments`` (the arguments' JSON text, as the model wrote it)."""
+
+    id: str
+    name: str
+    arguments: str
+
+
+def tool_calls_from_json(text: str) -> List[ToolCall]:
+    """The calls of a Run or a Response given as JSON text, read by the library
+    (``oairun_tool_calls_from_json``); ``ValueError`` (an :class:`InvalidArgumentError`) if
+    the text is not such an object."""
+    calls, error = c_void_p(), c_void_p()
+    status = _ffi.lib.oairun_tool_calls_from_json(text.encode("utf-8"), byref(calls), byref(error))
+    if status != _ffi.OK:
+        raise from_error(_ffi.take_error(status, error))
+    return [ToolCall(*fields) for fields in _ffi.take_tool_calls(calls)]
 
 
 class Event:
     """One server-sent event: ``.event`` (its name), ``.data`` (parsed), ``.raw``, ``.id``.
+
+    ``.text_delta`` and ``.tool_calls`` read what the event carries for a program that runs
+    its own loop or prints the answer as it streams.
 
     ``.data`` is parsed from JSON on first access; for ``done`` it is the raw string
     ``"[DONE]"``. Data that is not JSON raises :class:`ProtocolError` on access, so one bad
@@ -46,6 +71,66 @@ class Event:
                     ) from exc
             self._parsed = True
         return self._data
+
+    @property
+    def text_delta(self) -> Optional[str]:
+        """The text this event adds to the model's answer: the ``delta`` of a
+        ``response.output_text.delta``, or the text parts of a ``thread.message.delta`` (the
+        ``text.value`` of each ``delta.content[]`` item of type ``text``, joined). ``None`` for
+        any other event, a message delta with no text part, or data that is not what the API
+        sends. The same rule as the library's ``oairun_event_text_delta``, applied to the
+        copied data when asked (so streaming pays nothing for it)."""
+        name = self.event
+        if name == "response.output_text.delta":
+            data = self._json_or_none()
+            delta = dict.get(data, "delta") if isinstance(data, dict) else None
+            return delta if isinstance(delta, str) else None
+        if name == "thread.message.delta":
+            data = self._json_or_none()
+            delta = dict.get(data, "delta") if isinstance(data, dict) else None
+            content = dict.get(delta, "content") if isinstance(delta, dict) else None
+            if not isinstance(content, list):
+                return None
+            text: Optional[str] = None
+            for part in list.__iter__(content):
+                if not isinstance(part, dict) or dict.get(part, "type") != "text":
+                    continue
+                body = dict.get(part, "text")
+                value = dict.get(body, "value") if isinstance(body, dict) else None
+                text = (text or "") + (value if isinstance(value, str) else "")
+            return text
+        return None
+
+    @property
+    def tool_calls(self) -> List[ToolCall]:
+        """The function calls this event asks for: those of the Run in a
+        ``thread.run.requires_action`` event, or of the Response in a ``response.completed``
+        event, as :class:`ToolCall` (``.id``, ``.name``, ``.arguments``) in the model's order;
+        ``[]`` for any other event. Read by the library's ``oairun_tool_calls_from_json``
+        when asked; data that is not what the API sends raises :class:`ProtocolError`."""
+        name = self.event
+        if name == "thread.run.requires_action":
+            source = self.raw
+        elif name == "response.completed":
+            data = self.data
+            response = dict.get(data, "response") if isinstance(data, dict) else None
+            if not isinstance(response, dict):
+                raise ProtocolError(
+                    "the response.completed event has no `response` object", status=_ffi.PROTOCOL
+                )
+            source = json.dumps(response, ensure_ascii=False)
+        else:
+            return []
+        try:
+            return tool_calls_from_json(source)
+        except ValueError as exc:
+            raise ProtocolError(f"the calls of event {name!r} are not readable: {exc}", status=_ffi.PROTOCOL) from None
+
+    def _json_or_none(self) -> Any:
+        try:
+            return self.data
+        except ProtocolError:
+            return None
 
     def __getattr__(self, name: str) -> Any:
         """The fields of the data, as attributes of the event itself: the official SDK's

@@ -105,6 +105,27 @@ class InternalError(OairunError):
     """A bug in oairun (``OAIRUN_INTERNAL``)."""
 
 
+class MaxTurnsError(OairunError):
+    """A tool-call loop made ``max_turns`` requests and the model still asked for calls; no
+    further request was made (``OAIRUN_MAX_TURNS``)."""
+
+
+class ToolCallError(OairunError):
+    """A tool-call loop stopped because the model asked for a call the program cannot run: a
+    function not in ``tools``, or arguments that are not a JSON object or do not fit the
+    function's parameters. No further request was made (the loop ended ``OAIRUN_CANCELLED``).
+
+    Attributes, beside :class:`OairunError`'s: ``call_id``, ``name`` and ``arguments`` (the
+    arguments' JSON text as the model wrote it).
+    """
+
+    def __init__(self, message: str, *, call_id: str = "", name: str = "", arguments: str = "") -> None:
+        super().__init__(message, status=_ffi.CANCELLED)
+        self.call_id = call_id
+        self.name = name
+        self.arguments = arguments
+
+
 _BY_STATUS = {
     _ffi.INVALID_ARGUMENT: InvalidArgumentError,
     _ffi.HTTP_STATUS: APIStatusError,
@@ -114,6 +135,7 @@ _BY_STATUS = {
     _ffi.PROTOCOL: ProtocolError,
     _ffi.CANCELLED: CancelledError,
     _ffi.INTERNAL: InternalError,
+    _ffi.MAX_TURNS: MaxTurnsError,
 }
 
 _BY_HTTP_STATUS = {

@@ -39,6 +39,14 @@ STREAM_ERROR = 5
 PROTOCOL = 6
 CANCELLED = 7
 INTERNAL = 8
+MAX_TURNS = 9
+
+# oairun_log_level
+LOG_OFF = 0
+LOG_ERROR = 1
+LOG_WARN = 2
+LOG_INFO = 3
+LOG_DEBUG = 4
 
 
 class LibraryNotFoundError(OSError):
@@ -89,6 +97,10 @@ lib = ctypes.CDLL(str(find_library(Path(__file__).resolve().parent)))
 EVENT_CALLBACK = CFUNCTYPE(c_int, c_void_p, c_void_p)
 # Completion callback: void (*)(oairun_status, const char *json, const oairun_error *, void *user_data)
 COMPLETION_CALLBACK = CFUNCTYPE(None, c_int, c_void_p, c_void_p, c_void_p)
+# Tool handler: int (*)(const oairun_tool_call *, oairun_tool_result *, void *user_data)
+TOOL_HANDLER = CFUNCTYPE(c_int, c_void_p, c_void_p, c_void_p)
+# Log callback: void (*)(oairun_log_level, const char *message, void *user_data)
+LOG_CALLBACK = CFUNCTYPE(None, c_int, c_char_p, c_void_p)
 
 
 def _declare(name: str, restype, *argtypes) -> None:
@@ -109,6 +121,9 @@ _declare("oairun_client_options_set_timeout_ms", c_int, c_void_p, c_uint64)
 _declare("oairun_client_options_set_connect_timeout_ms", c_int, c_void_p, c_uint64)
 _declare("oairun_client_options_set_read_timeout_ms", c_int, c_void_p, c_uint64)
 _declare("oairun_client_options_set_max_retries", c_int, c_void_p, c_uint32)
+_declare("oairun_client_options_allow_insecure_http", c_int, c_void_p, c_int)
+_declare("oairun_client_options_set_max_response_bytes", c_int, c_void_p, c_uint64)
+_declare("oairun_client_options_set_max_event_bytes", c_int, c_void_p, c_uint64)
 _declare("oairun_client_new", c_int, c_void_p, POINTER(c_void_p), POINTER(c_void_p))
 _declare("oairun_client_free", None, c_void_p)
 _declare("oairun_tool_outputs_from_json", c_int, c_char_p, POINTER(c_void_p), POINTER(c_void_p))
@@ -199,6 +214,44 @@ _declare("oairun_error_http_status", c_uint16, c_void_p)
 for _getter in ("request_id", "api_type", "api_code", "api_param"):
     _declare(f"oairun_error_{_getter}", c_char_p, c_void_p)
 _declare("oairun_error_free", None, c_void_p)
+# Tool calls, read from a Run, a Response or an event.
+_declare("oairun_tool_calls_from_json", c_int, c_char_p, POINTER(c_void_p), POINTER(c_void_p))
+_declare("oairun_event_tool_calls", c_int, c_void_p, POINTER(c_void_p), POINTER(c_void_p))
+_declare("oairun_tool_calls_count", c_size_t, c_void_p)
+_declare("oairun_tool_calls_get", c_void_p, c_void_p, c_size_t)
+_declare("oairun_tool_calls_free", None, c_void_p)
+for _getter in ("id", "name", "arguments"):
+    _declare(f"oairun_tool_call_{_getter}", c_char_p, c_void_p)
+_declare("oairun_event_text_delta", c_void_p, c_void_p, POINTER(c_size_t))
+# The tool-call loops.
+_declare("oairun_tool_result_set_output", c_int, c_void_p, c_char_p)
+_declare(
+    "oairun_run_tool_loop",
+    c_int,
+    c_void_p,
+    c_char_p,
+    c_char_p,
+    c_void_p,
+    TOOL_HANDLER,
+    EVENT_CALLBACK,
+    c_void_p,
+    c_uint32,
+    POINTER(c_void_p),
+    POINTER(c_void_p),
+)
+_declare(
+    "oairun_response_tool_loop",
+    c_int,
+    c_void_p,
+    c_void_p,
+    TOOL_HANDLER,
+    EVENT_CALLBACK,
+    c_void_p,
+    c_uint32,
+    POINTER(c_void_p),
+    POINTER(c_void_p),
+)
+_declare("oairun_set_log_callback", c_int, c_int, LOG_CALLBACK, c_void_p)
 
 
 def version() -> str:
@@ -259,12 +312,19 @@ _next_handle = itertools.count(1)
 
 
 class CallbackRecord:
-    """A Python callable C may call, and the exception it raised, if any."""
+    """The Python callables C may call with one ``user_data``, and the first exception one of
+    them raised, if any: ``function(event_ptr)`` (returns True to stop) for the event
+    trampoline, ``tool(call_ptr, result_ptr)`` (returns True to stop) for the tool trampoline."""
 
-    __slots__ = ("function", "exception")
+    __slots__ = ("function", "tool", "exception")
 
-    def __init__(self, function: Callable[[int], bool]) -> None:
+    def __init__(
+        self,
+        function: Optional[Callable[[int], bool]],
+        tool: Optional[Callable[[int, int], bool]] = None,
+    ) -> None:
         self.function = function
+        self.tool = tool
         self.exception: Optional[BaseException] = None
 
 
@@ -291,7 +351,20 @@ def _trampoline(event: int, user_data: Optional[int]) -> int:
     if record is None:
         return 1
     try:
-        return 1 if record.function(event) else 0
+        return 1 if record.function(event) else 0  # type: ignore[misc] - set when passed
+    except BaseException as exc:  # noqa: B902 - re-raised by the caller once C returns
+        record.exception = exc
+        return 1
+
+
+@TOOL_HANDLER
+def _tool_trampoline(call: int, result: int, user_data: Optional[int]) -> int:
+    # Called on the thread that called the loop (a Python thread), between requests.
+    record = _handles.get(user_data or 0)
+    if record is None or record.tool is None or record.exception is not None:
+        return 1
+    try:
+        return 1 if record.tool(call, result) else 0
     except BaseException as exc:  # noqa: B902 - re-raised by the caller once C returns
         record.exception = exc
         return 1
@@ -300,8 +373,12 @@ def _trampoline(event: int, user_data: Optional[int]) -> int:
 class registered:
     """Registers a callable in the trampoline's table for the duration of a ``with`` block."""
 
-    def __init__(self, function: Callable[[int], bool]) -> None:
-        self.record = CallbackRecord(function)
+    def __init__(
+        self,
+        function: Optional[Callable[[int], bool]],
+        tool: Optional[Callable[[int, int], bool]] = None,
+    ) -> None:
+        self.record = CallbackRecord(function, tool)
         self.handle = 0
 
     def __enter__(self) -> "registered":
@@ -316,3 +393,33 @@ class registered:
 
 
 trampoline = _trampoline
+tool_trampoline = _tool_trampoline
+# NULL callbacks, for the arguments C allows to be NULL (ctypes refuses None for them).
+NO_EVENT_CALLBACK = EVENT_CALLBACK()
+NO_LOG_CALLBACK = LOG_CALLBACK()
+
+
+def text(value: Optional[bytes]) -> Optional[str]:
+    """A C string lent by the library, as a str (None for NULL)."""
+    return value.decode("utf-8", "replace") if value is not None else None
+
+
+def take_tool_calls(calls: c_void_p) -> List[Tuple[str, str, str]]:
+    """Copies and frees an ``oairun_tool_calls`` list: (id, name, arguments) per call."""
+    try:
+        copied = []
+        for i in range(lib.oairun_tool_calls_count(calls)):
+            call = lib.oairun_tool_calls_get(calls, i)
+            copied.append(tool_call_fields(call))
+        return copied
+    finally:
+        lib.oairun_tool_calls_free(calls)
+
+
+def tool_call_fields(call: int) -> Tuple[str, str, str]:
+    """Copies a lent call's id, name and arguments."""
+    return (
+        text(lib.oairun_tool_call_id(call)) or "",
+        text(lib.oairun_tool_call_name(call)) or "",
+        text(lib.oairun_tool_call_arguments(call)) or "",
+    )

@@ -12,6 +12,7 @@ from . import _ffi
 from ._client import _END, Stream, _check, _encode, _Shared
 from ._events import Event
 from ._objects import Response, wrap
+from ._tools import check_max_turns, check_on_event, check_tools, run_loop, tool_definition
 
 if TYPE_CHECKING:
     from ._client import Client
@@ -271,5 +272,78 @@ class Responses:
             text = ctypes.string_at(response_json.value).decode("utf-8")
         finally:
             _ffi.lib.oairun_string_free(response_json)
+        parsed = json.loads(text)
+        return Response(parsed) if isinstance(parsed, dict) else wrap(parsed)
+
+    def run_tools(
+        self,
+        *,
+        tools: Mapping[str, Callable[..., Any]],
+        max_turns: int = 10,
+        on_event: Optional[Callable[[Event], Any]] = None,
+        input: Input,  # noqa: A002 - the SDK's name
+        model: Optional[str] = None,
+        previous_response_id: Optional[str] = None,
+        instructions: Optional[str] = None,
+        tool_definitions: Optional[Sequence[Mapping[str, Any]]] = None,
+        **fields: Any,
+    ) -> Response:
+        """Runs the model's tool calls to the end (``oairun_response_tool_loop``): creates a
+        response from ``create()``'s arguments, streamed; each time it completes with function
+        calls, runs them, in the model's order, and sends all their outputs in one new
+        streamed request; returns the first response that completes without a call, as a
+        :class:`Response` (``.output_text`` is the answer).
+
+        ``tools`` maps a function name to a callable. Each call runs on this thread, between
+        requests, as ``tools[name](**arguments)`` (the call's arguments parsed from JSON; empty
+        arguments are none); it returns the output, a str sent as is, or anything else sent as
+        its JSON (``json.dumps``: a dict, a number, ``None`` as ``null``).
+
+        The function tools the model is offered: ``tool_definitions`` (a list of tool dicts,
+        sent as ``create()``'s ``tools``, e.g. with hand-written descriptions and JSON
+        Schemas), or when it is None, one per entry of ``tools``, built from the callable's
+        signature (parameters annotated ``str``, ``int``, ``float``, ``bool``, ``list``,
+        ``dict``, ``Optional[...]`` or ``Literal[...]`` get their JSON type; those without a
+        default are required) and its docstring's first paragraph.
+
+        Every later request has the first one's fields with ``previous_response_id`` set to
+        the response just completed; with ``store=False`` none is sent and each request
+        carries the whole conversation (the first input, every output item, every output), as
+        servers without stored responses need.
+
+        ``on_event(event)``, when given, receives every :class:`Event` of every turn on this
+        thread (``event.text_delta`` is the answer's text as it streams); returning ``False``
+        stops the loop with :class:`CancelledError`.
+
+        ``max_turns`` (1 or more) bounds the requests, the first included: a model still
+        asking for calls after that many raises :class:`MaxTurnsError`, with no further
+        request.
+
+        Raises: the exception a tool or ``on_event`` raised, unchanged, once the loop has
+        stopped (no further request is made); :class:`ToolCallError` when the model calls a
+        function not in ``tools``, or with arguments that are not a JSON object or do not fit
+        the callable's parameters; :class:`StreamError` when a response ends ``failed`` or
+        ``incomplete`` or a stream carries an ``error`` event; ``TypeError``/``ValueError``
+        for bad arguments before any request (as for :meth:`create`; ``stream`` is not an
+        argument: every turn is streamed), and for a tool's output that cannot be sent (not
+        JSON-serialisable, holding a NUL character); and the other :class:`OairunError`
+        subclasses as for :meth:`create`.
+        """
+        checked = check_tools(tools)
+        max_turns = check_max_turns(max_turns)
+        check_on_event(on_event)
+        if "stream" in fields:
+            raise TypeError("run_tools() streams every turn itself: stream is not an argument")
+        if tool_definitions is None:
+            tool_definitions = [tool_definition(name, function) for name, function in checked.items()]
+        request = _Request(input, model, previous_response_id, instructions, tool_definitions, fields)
+        with request:
+
+            def start(client: Any, handler: Any, event_cb: Any, user_data: int, final: Any, err: Any) -> int:
+                return _ffi.lib.oairun_response_tool_loop(
+                    client, request.ptr, handler, event_cb, user_data, max_turns, final, err
+                )
+
+            text = run_loop(self._client, start, checked, on_event)
         parsed = json.loads(text)
         return Response(parsed) if isinstance(parsed, dict) else wrap(parsed)
