@@ -130,9 +130,11 @@ using OwnedError = std::unique_ptr<oairun_error, ErrorFree>;
 /// A string oairun handed out, freed with oairun_string_free.
 using OwnedString = std::unique_ptr<char, StringFree>;
 
-/// Throws the Error of a failed call; takes ownership of `err` (freed in any case).
-inline void check(oairun_status status, oairun_error *err) {
-    OwnedError owned(err);
+/// Throws the Error of a failed call; takes ownership of `err` (freed in any case). `err` is
+/// taken by reference so that `check(oairun_x(…, &err), err)` reads it after the call wrote
+/// it (the order in which function arguments are evaluated is unspecified).
+inline void check(oairun_status status, oairun_error *&err) {
+    OwnedError owned(std::exchange(err, nullptr));
     if (status == OAIRUN_OK) return;
     if (owned) throw Error(*owned);
     throw Error(status, std::string(oairun_status_str(static_cast<int>(status))));
@@ -659,10 +661,11 @@ struct Loop {
 };
 
 /// After a C call with callbacks: the callbacks' exception first, else the call's error.
-inline void finish(std::exception_ptr &exception, oairun_status status, oairun_error *err) {
-    OwnedError owned(err);
+inline void finish(std::exception_ptr &exception, oairun_status status, oairun_error *&err) {
+    OwnedError owned(std::exchange(err, nullptr));
     if (exception) std::rethrow_exception(exception);
-    check(status, owned.release());
+    oairun_error *e = owned.release();
+    check(status, e);
 }
 
 } // namespace detail
@@ -707,7 +710,8 @@ public:
         // the exception a callback stored is settled.
         if (status != OAIRUN_INVALID_ARGUMENT && state_ && state_->exception)
             std::rethrow_exception(state_->exception);
-        detail::check(status, owned.release());
+        err = owned.release();
+        detail::check(status, err);
     }
 
     /// Frees the call (cancelling it if running) and its state; the Stream is then empty.
