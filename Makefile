@@ -87,15 +87,27 @@ test-c: build
 # errors: as C++17 (the plain name) and as C++20 (`.cpp`), each plain and with the sanitizers
 # (`.san`), under the names scripts/run-c-tests.sh runs as it runs the C tests: the plain builds
 # under valgrind, the sanitized ones on their own, against one test server.
+# The binaries are files with prerequisites, rebuilt only when a source or header changed, and
+# built in parallel under `make -j`.
 test-cpp: build
-	mkdir -p $(TESTOUT)
-	for t in $(CPP_TESTS); do \
-	  $(CXX) $(WARN) -std=c++17 $(CFLAGS) $(CPPINCLUDES) tests/cpp/$$t.cpp -o $(TESTOUT)/$$t $(LINK) || exit 1; \
-	  $(CXX) $(WARN) -std=c++20 $(CFLAGS) $(CPPINCLUDES) tests/cpp/$$t.cpp -o $(TESTOUT)/$$t.cpp $(LINK) || exit 1; \
-	  $(CXX) $(WARN) -std=c++17 $(CFLAGS) $(SANITIZE) $(CPPINCLUDES) tests/cpp/$$t.cpp -o $(TESTOUT)/$$t.san $(LINK) || exit 1; \
-	  $(CXX) $(WARN) -std=c++20 $(CFLAGS) $(SANITIZE) $(CPPINCLUDES) tests/cpp/$$t.cpp -o $(TESTOUT)/$$t.cpp.san $(LINK) || exit 1; \
-	done
+	$(MAKE) --no-print-directory $(CPP_TEST_BINS)
 	OAIRUN_TEST_FIXTURES=testserver/fixtures scripts/with-testserver.sh scripts/run-c-tests.sh $(CPP_TESTS)
+
+CPP_TEST_DEPS := bindings/cpp/oairun.hpp include/oairun.h tests/cpp/check.hpp tests/c/check.h tests/c/server.h
+CPP_TEST_BINS := $(foreach t,$(CPP_TESTS),$(TESTOUT)/$(t) $(TESTOUT)/$(t).cpp $(TESTOUT)/$(t).san $(TESTOUT)/$(t).cpp.san)
+
+$(addprefix $(TESTOUT)/,$(CPP_TESTS)): $(TESTOUT)/%: tests/cpp/%.cpp $(CPP_TEST_DEPS)
+	@mkdir -p $(TESTOUT)
+	$(CXX) $(WARN) -std=c++17 $(CFLAGS) $(CPPINCLUDES) $< -o $@ $(LINK)
+$(addsuffix .cpp,$(addprefix $(TESTOUT)/,$(CPP_TESTS))): $(TESTOUT)/%.cpp: tests/cpp/%.cpp $(CPP_TEST_DEPS)
+	@mkdir -p $(TESTOUT)
+	$(CXX) $(WARN) -std=c++20 $(CFLAGS) $(CPPINCLUDES) $< -o $@ $(LINK)
+$(addsuffix .san,$(addprefix $(TESTOUT)/,$(CPP_TESTS))): $(TESTOUT)/%.san: tests/cpp/%.cpp $(CPP_TEST_DEPS)
+	@mkdir -p $(TESTOUT)
+	$(CXX) $(WARN) -std=c++17 $(CFLAGS) $(SANITIZE) $(CPPINCLUDES) $< -o $@ $(LINK)
+$(addsuffix .cpp.san,$(addprefix $(TESTOUT)/,$(CPP_TESTS))): $(TESTOUT)/%.cpp.san: tests/cpp/%.cpp $(CPP_TEST_DEPS)
+	@mkdir -p $(TESTOUT)
+	$(CXX) $(WARN) -std=c++20 $(CFLAGS) $(SANITIZE) $(CPPINCLUDES) $< -o $@ $(LINK)
 
 # The Python binding's tests start their own test server (bindings/python/tests/conftest.py).
 test-python: build
