@@ -90,11 +90,14 @@ test-c: build
 # The binaries are files with prerequisites, rebuilt only when a source or header changed, and
 # built in parallel under `make -j`.
 test-cpp: build
-	$(MAKE) --no-print-directory $(CPP_TEST_BINS)
+	$(MAKE) --no-print-directory cpp-test-bins
 	OAIRUN_TEST_FIXTURES=testserver/fixtures scripts/with-testserver.sh scripts/run-c-tests.sh $(CPP_TESTS)
 
 CPP_TEST_DEPS := bindings/cpp/oairun.hpp include/oairun.h tests/cpp/check.hpp tests/c/check.h tests/c/server.h
 CPP_TEST_BINS := $(foreach t,$(CPP_TESTS),$(TESTOUT)/$(t) $(TESTOUT)/$(t).cpp $(TESTOUT)/$(t).san $(TESTOUT)/$(t).cpp.san)
+
+.PHONY: cpp-test-bins
+cpp-test-bins: $(CPP_TEST_BINS)
 
 $(addprefix $(TESTOUT)/,$(CPP_TESTS)): $(TESTOUT)/%: tests/cpp/%.cpp $(CPP_TEST_DEPS)
 	@mkdir -p $(TESTOUT)
