@@ -1,7 +1,8 @@
 # The two commands of README.md:
 #   make demo   builds everything and runs the examples against the loopback test server
 #   make test   runs every test: Rust, then C (as C and as C++, under valgrind and under
-#               ASan+UBSan), then Python, then the installed library as C users build with it
+#               ASan+UBSan), then the C++ header's (the same way), then Python, then the
+#               installed library as C users build with it
 # Everything builds in debug mode: the library is the same code, and debug builds are quick.
 # `make install` builds in release mode and installs (see README, Installing).
 
@@ -10,15 +11,18 @@ CC       ?= gcc
 CXX      ?= g++
 BUILDDIR := target/debug
 OUT      := target/examples/c
+CPPOUT   := target/examples/cpp
 TESTOUT  := target/ctests
 WARN     := -Wall -Wextra -Werror
 CFLAGS   ?= -g -O1
 INCLUDES := -Iinclude
+CPPINCLUDES := $(INCLUDES) -Ibindings/cpp
 LINK     := -L$(BUILDDIR) -loairun -Wl,-rpath,$(abspath $(BUILDDIR))
 # AddressSanitizer (with LeakSanitizer) and UndefinedBehaviorSanitizer, every finding fatal.
 SANITIZE := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
 C_TESTS  := $(basename $(notdir $(wildcard tests/c/test_*.c)))
+CPP_TESTS := $(basename $(notdir $(wildcard tests/cpp/test_*.cpp)))
 
 # The version, from Cargo.toml only, and the SONAME build.rs gives the shared library: a program
 # linked with -loairun looks for liboairun.so.<major>, so the build folder gets that link too.
@@ -34,7 +38,7 @@ DESTDIR    ?=
 INSTALL_VARS = PREFIX="$(PREFIX)" LIBDIR="$(LIBDIR)" INCLUDEDIR="$(INCLUDEDIR)" \
                DATADIR="$(DATADIR)" DESTDIR="$(DESTDIR)"
 
-.PHONY: build release examples demo test test-rust test-c test-python test-install install uninstall bench clean
+.PHONY: build release examples demo test test-rust test-c test-cpp test-python test-install install uninstall bench clean
 
 build:
 	$(CARGO) build --workspace
@@ -51,6 +55,9 @@ examples: build
 	$(CC) $(WARN) $(CFLAGS) $(INCLUDES) examples/c/stream.c -o $(OUT)/stream $(LINK)
 	$(CC) $(WARN) $(CFLAGS) $(INCLUDES) examples/c/responses.c -o $(OUT)/responses $(LINK)
 	$(CC) $(WARN) $(CFLAGS) $(INCLUDES) examples/c/tool_loop.c -o $(OUT)/tool_loop $(LINK)
+	mkdir -p $(CPPOUT)
+	$(CXX) $(WARN) -std=c++17 $(CFLAGS) $(CPPINCLUDES) examples/cpp/stream.cpp -o $(CPPOUT)/stream $(LINK)
+	$(CXX) $(WARN) -std=c++17 $(CFLAGS) $(CPPINCLUDES) examples/cpp/tool_loop.cpp -o $(CPPOUT)/tool_loop $(LINK)
 
 demo: examples
 	scripts/with-testserver.sh scripts/demo.sh
@@ -59,7 +66,7 @@ demo: examples
 # is missing and the command that installs it), and stops before building when it is not.
 test:
 	scripts/check-prereqs.sh
-	$(MAKE) --no-print-directory test-rust test-c test-python test-install
+	$(MAKE) --no-print-directory test-rust test-c test-cpp test-python test-install
 
 test-rust:
 	$(CARGO) test --workspace
@@ -76,6 +83,35 @@ test-c: build
 	  $(CXX) $(WARN) -x c++ -std=c++17 $(CFLAGS) $(SANITIZE) $(INCLUDES) tests/c/$$t.c -o $(TESTOUT)/$$t.cpp.san $(LINK) || exit 1; \
 	done
 	OAIRUN_TEST_FIXTURES=testserver/fixtures scripts/with-testserver.sh scripts/run-c-tests.sh $(C_TESTS)
+
+# The tests of the C++ header bindings/cpp/oairun.hpp, each compiled four times with warnings as
+# errors: as C++17 (the plain name) and as C++20 (`.cpp`), each plain and with the sanitizers
+# (`.san`), under the names scripts/run-c-tests.sh runs as it runs the C tests: the plain builds
+# under valgrind, the sanitized ones on their own, against one test server.
+# The binaries are files with prerequisites, rebuilt only when a source or header changed, and
+# built in parallel under `make -j`.
+test-cpp: build
+	$(MAKE) --no-print-directory cpp-test-bins
+	OAIRUN_TEST_FIXTURES=testserver/fixtures scripts/with-testserver.sh scripts/run-c-tests.sh $(CPP_TESTS)
+
+CPP_TEST_DEPS := bindings/cpp/oairun.hpp include/oairun.h tests/cpp/check.hpp tests/c/check.h tests/c/server.h
+CPP_TEST_BINS := $(foreach t,$(CPP_TESTS),$(TESTOUT)/$(t) $(TESTOUT)/$(t).cpp $(TESTOUT)/$(t).san $(TESTOUT)/$(t).cpp.san)
+
+.PHONY: cpp-test-bins
+cpp-test-bins: $(CPP_TEST_BINS)
+
+$(addprefix $(TESTOUT)/,$(CPP_TESTS)): $(TESTOUT)/%: tests/cpp/%.cpp $(CPP_TEST_DEPS)
+	@mkdir -p $(TESTOUT)
+	$(CXX) $(WARN) -std=c++17 $(CFLAGS) $(CPPINCLUDES) $< -o $@ $(LINK)
+$(addsuffix .cpp,$(addprefix $(TESTOUT)/,$(CPP_TESTS))): $(TESTOUT)/%.cpp: tests/cpp/%.cpp $(CPP_TEST_DEPS)
+	@mkdir -p $(TESTOUT)
+	$(CXX) $(WARN) -std=c++20 $(CFLAGS) $(CPPINCLUDES) $< -o $@ $(LINK)
+$(addsuffix .san,$(addprefix $(TESTOUT)/,$(CPP_TESTS))): $(TESTOUT)/%.san: tests/cpp/%.cpp $(CPP_TEST_DEPS)
+	@mkdir -p $(TESTOUT)
+	$(CXX) $(WARN) -std=c++17 $(CFLAGS) $(SANITIZE) $(CPPINCLUDES) $< -o $@ $(LINK)
+$(addsuffix .cpp.san,$(addprefix $(TESTOUT)/,$(CPP_TESTS))): $(TESTOUT)/%.cpp.san: tests/cpp/%.cpp $(CPP_TEST_DEPS)
+	@mkdir -p $(TESTOUT)
+	$(CXX) $(WARN) -std=c++20 $(CFLAGS) $(SANITIZE) $(CPPINCLUDES) $< -o $@ $(LINK)
 
 # The Python binding's tests start their own test server (bindings/python/tests/conftest.py).
 test-python: build

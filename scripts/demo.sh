@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The demo: the C and Python examples (synchronous, streamed, and the tool-call loop) against
+# The demo: the C, C++ and Python examples (synchronous, streamed, and the tool-call loop) against
 # the loopback test server, the way a user runs them against the real API. Run through
 # `make demo`, which builds them first.
 set -euo pipefail
@@ -37,6 +37,12 @@ run target/examples/c/tool_loop --model tool_loop
 echo
 echo "== C, the same loop with \"store\": false: every request replays the whole conversation"
 run target/examples/c/tool_loop --model tool_loop --no-store
+echo
+echo "== C++ (bindings/cpp/oairun.hpp), streamed: a question through the Responses API, the answer as it arrives"
+run target/examples/cpp/stream
+echo
+echo "== C++, the tool-call loop: the same agent, a lambda per role"
+run target/examples/cpp/tool_loop --model tool_loop
 echo
 echo "== Python, synchronous: the same submission through the ctypes binding"
 run python3 examples/python/submit.py thread_123 run_123 call_001 "70 degrees and sunny."
