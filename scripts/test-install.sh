@@ -84,6 +84,14 @@ mkdir -p "$tmp/pkgconfig"
 make --no-print-directory -C tests/install/pkgconfig OUT="$tmp/pkgconfig" \
     PKG_CONFIG="pkg-config --define-prefix" || fail "the pkg-config consumer does not build"
 
+echo "== C++ consumer through pkg-config: examples/cpp/tool_loop.cpp with the installed oairun.hpp"
+[ -f "$stage$prefix/include/oairun.hpp" ] || fail "oairun.hpp is not installed"
+${CXX:-g++} -std=c++17 -Wall -Wextra -Werror examples/cpp/tool_loop.cpp \
+    $(pkg-config --define-prefix --cflags --libs oairun) -o "$tmp/pkgconfig/cpp_consumer" ||
+    fail "the C++ consumer does not build against the staged install"
+readelf -d "$tmp/pkgconfig/cpp_consumer" | grep -q 'NEEDED.*liboairun\.so\.0' ||
+    fail "the C++ consumer does not need liboairun.so.0"
+
 echo "== consumer through CMake find_package"
 cmake -S tests/install/cmake -B "$tmp/cmake" -DCMAKE_PREFIX_PATH="$stage$prefix" \
     -DCMAKE_BUILD_TYPE=Release >"$tmp/cmake.log" || { cat "$tmp/cmake.log"; fail "cmake configure"; }
