@@ -120,6 +120,13 @@ class Client:
     429 and 5xx as the SDK does.
     ``default_headers`` are sent with every request (a standard header of the same name is
     replaced).
+    ``root_certificates_pem`` (PEM text of one or more certificates) trusts more certificate
+    authorities on top of the default roots: the bundled ones, or those of ``SSL_CERT_FILE``
+    (else ``SSL_CERT_DIR``), which replace them as in the SDK (httpx). ``proxy``
+    (``http://[user:password@]host:port``) carries every request and wins over
+    ``HTTPS_PROXY``, ``HTTP_PROXY``, ``ALL_PROXY`` and ``NO_PROXY``, which apply otherwise, as
+    in the SDK. A certificate the server presents that is not trusted raises
+    ``APIConnectionError`` at once (no retry), naming the problem.
 
     Network waits release the GIL (ctypes releases it around every call into the library).
     Closing a client while calls are in progress (a stream being iterated, another thread's
@@ -138,6 +145,8 @@ class Client:
         *,
         connect_timeout: Optional[float] = None,
         read_timeout: Optional[float] = None,
+        root_certificates_pem: Optional[str] = None,
+        proxy: Optional[str] = None,
     ) -> None:
         self._ptr = c_void_p()
         # The C contract: no call may be in progress when the client is freed. Calls are
@@ -185,6 +194,14 @@ class Client:
                     _encode(f"the value of header {name!r}", value, allow_empty=True),
                 )
                 self._set(status, f"header {name!r}")
+            if root_certificates_pem is not None:
+                error = c_void_p()
+                pem = _encode("root_certificates_pem", root_certificates_pem)
+                _check(lib.oairun_client_options_add_root_certificate_pem(options, pem, byref(error)), error)
+            if proxy is not None:
+                error = c_void_p()
+                proxy_url = _encode("proxy", proxy)
+                _check(lib.oairun_client_options_set_proxy(options, proxy_url, byref(error)), error)
             error = c_void_p()
             _check(lib.oairun_client_new(options, byref(self._ptr), byref(error)), error)
         finally:
