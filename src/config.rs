@@ -47,8 +47,9 @@ pub struct ClientOptions {
     /// Allows plain `http://` base URLs whose host is not loopback. Off by default: the key
     /// would cross the network in clear text.
     pub allow_insecure_http: bool,
-    /// How many times a failed request is retried (connection failures, timeouts, 408, 409,
-    /// 429, 5xx), default 2; 0 disables retries.
+    /// How many times a failed request is retried (connection failures other than a refused
+    /// certificate or a proxy's 407, timeouts, 408, 409, 429, 5xx), default 2; 0 disables
+    /// retries.
     pub max_retries: Option<u32>,
     /// The largest synchronous answer accepted (default 32 MiB).
     pub max_response_bytes: Option<usize>,

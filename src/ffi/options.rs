@@ -262,7 +262,9 @@ fn positive_size(what: &str, bytes: u64) -> Result<usize> {
 }
 
 /// Sets how many times a failed request is retried; default 2, and 0 disables retries.
-/// Retried: connection failures, timeouts, and answers 408, 409, 429 and 5xx; after waiting
+/// Retried: connection failures (not a refused TLS certificate, nor a proxy's 407 to
+/// `CONNECT`: those fail at once, as no retry mends them), timeouts, and answers 408, 409, 429
+/// and 5xx; after waiting
 /// what the answer's `retry-after-ms` or `retry-after` (seconds or HTTP date) asks when it is
 /// under 60 s, else 0.5 s doubling per retry up to 8 s, less up to 25 % jitter. Every attempt
 /// sends the same body; a stream is retried only before its answer has begun, never after an
