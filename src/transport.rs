@@ -501,8 +501,9 @@ fn permanent_failure(error: &reqwest::Error) -> Option<String> {
         // hyper-util's tunnel error type is private; this is its text for a 407.
         if cause.to_string().ends_with("proxy authorization required") {
             return Some(
-                "the proxy refused the tunnel with 407 Proxy Authentication Required: give \
-                 the proxy's user and password in its URL (http://user:password@host:port)"
+                "the proxy refused the tunnel with 407 Proxy Authentication Required: it \
+                 wants a user and password (in its URL: http://user:password@host:port), or \
+                 refused the ones given"
                     .to_owned(),
             );
         }
@@ -538,7 +539,7 @@ fn describe_tls_failure(error: &rustls::Error) -> String {
         },
         _ => return "the TLS handshake failed".to_owned(),
     };
-    format!("the server's TLS certificate is {why}")
+    format!("the server's TLS certificate was refused: {why}")
 }
 
 pub(crate) fn timeout_error(what: &str, limit: Duration) -> Error {

@@ -158,7 +158,7 @@ fn an_unknown_issuer_is_refused_at_once_with_a_clear_message() {
     let stranger = TestCa::new("oairun stranger CA");
     let server = TestServer::start_https(&stranger.issue_loopback());
     let client = Client::new(&options(&server, Some(&trusted))).unwrap();
-    refused(&server, &client, "unknown issuer");
+    refused(&server, &client, "certificate was refused: unknown issuer");
     // Without any extra root (the bundled roots or SSL_CERT_FILE's): the same.
     let server = TestServer::start_https(&stranger.issue_loopback());
     let client = Client::new(&options(&server, None)).unwrap();
@@ -170,7 +170,7 @@ fn an_expired_certificate_is_refused_at_once_with_a_clear_message() {
     let ca = TestCa::new("oairun test CA");
     let server = TestServer::start_https(&ca.issue(&["127.0.0.1", "localhost"], Validity::Expired));
     let client = Client::new(&options(&server, Some(&ca))).unwrap();
-    refused(&server, &client, "certificate is expired");
+    refused(&server, &client, "certificate was refused: expired");
 }
 
 #[test]
@@ -178,7 +178,11 @@ fn another_hosts_certificate_is_refused_at_once_with_a_clear_message() {
     let ca = TestCa::new("oairun test CA");
     let server = TestServer::start_https(&ca.issue(&["api.example.com"], Validity::Current));
     let client = Client::new(&options(&server, Some(&ca))).unwrap();
-    refused(&server, &client, "not valid for name");
+    refused(
+        &server,
+        &client,
+        "certificate was refused: not valid for name",
+    );
 }
 
 #[test]
