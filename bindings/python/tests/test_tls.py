@@ -4,6 +4,7 @@ through a CONNECT proxy; bad PEM and proxy URLs raise with the library's message
 
 from __future__ import annotations
 
+import os
 import selectors
 import subprocess
 from pathlib import Path
@@ -29,17 +30,23 @@ def tls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tls]:
     process = subprocess.Popen(
         [str(binary), "--max-seconds", "600", "--tls-dir", str(directory)],
         stdout=subprocess.PIPE,
-        text=True,
+        bufsize=0,
     )
     try:
+        # Three lines: the plain, HTTPS and proxy URLs. Read unbuffered, so that the selector
+        # sees every byte that has not been read yet; 10 s at most.
         assert process.stdout is not None
-        lines: List[str] = []
+        output = b""
         with selectors.DefaultSelector() as selector:
             selector.register(process.stdout, selectors.EVENT_READ)
-            while len(lines) < 3:
+            while output.count(b"\n") < 3:
                 if not selector.select(timeout=10):
                     pytest.fail("the test server printed no HTTPS and proxy URLs within 10 s")
-                lines.append(process.stdout.readline().strip())
+                chunk = os.read(process.stdout.fileno(), 4096)
+                if not chunk:
+                    pytest.fail(f"the test server exited after printing {output!r}")
+                output += chunk
+        lines: List[str] = output.decode("ascii").splitlines()
         assert lines[1].startswith("https://127.0.0.1:"), lines
         ca_pem = (directory / "ca.pem").read_text(encoding="ascii")
         yield Tls(lines[1], lines[2], ca_pem)
