@@ -639,9 +639,10 @@ void oairun_string_free(char *string);
  * NULL, `*err` receives an error the caller frees with `oairun_error_free`.
  *
  * Returns `OAIRUN_OK`; `OAIRUN_INVALID_ARGUMENT` when `out` is NULL, no API key is set in
- * the options or `OPENAI_API_KEY`, the base URL is not an absolute http(s) URL, or the key,
- * organization or project holds characters HTTP forbids; `OAIRUN_INTERNAL` if the HTTP stack
- * cannot start.
+ * the options or `OPENAI_API_KEY`, the base URL is not an absolute http(s) URL, the key,
+ * organization or project holds characters HTTP forbids, or `SSL_CERT_FILE` (or
+ * `SSL_CERT_DIR`) is set but cannot be read or holds no certificate; `OAIRUN_INTERNAL` if the
+ * HTTP stack cannot start.
  */
 oairun_status oairun_client_new(const oairun_client_options *options,
                                 oairun_client **out,
@@ -898,7 +899,9 @@ oairun_status oairun_client_options_set_max_event_bytes(oairun_client_options *o
 
 /**
  * Sets how many times a failed request is retried; default 2, and 0 disables retries.
- * Retried: connection failures, timeouts, and answers 408, 409, 429 and 5xx; after waiting
+ * Retried: connection failures (not a refused TLS certificate, nor a proxy's 407 to
+ * `CONNECT`: those fail at once, as no retry mends them), timeouts, and answers 408, 409, 429
+ * and 5xx; after waiting
  * what the answer's `retry-after-ms` or `retry-after` (seconds or HTTP date) asks when it is
  * under 60 s, else 0.5 s doubling per retry up to 8 s, less up to 25 % jitter. Every attempt
  * sends the same body; a stream is retried only before its answer has begun, never after an
@@ -908,6 +911,51 @@ oairun_status oairun_client_options_set_max_event_bytes(oairun_client_options *o
  */
 oairun_status oairun_client_options_set_max_retries(oairun_client_options *options,
                                                     uint32_t max_retries);
+
+/**
+ * Trusts the certificate authorities in `pem` besides the default roots, for servers (and
+ * `https://` proxies) whose certificate a private or corporate authority issued. The default
+ * roots stay trusted: the bundled Mozilla roots, or, when the environment sets it, the
+ * certificates of `SSL_CERT_FILE` (else of the files in `SSL_CERT_DIR`), which replace the
+ * bundled ones as they replace the official SDK's. May be called several times; every call
+ * adds.
+ *
+ * `pem` is borrowed for the call (copied): PEM text holding one or more
+ * `-----BEGIN CERTIFICATE-----` blocks (other blocks, such as a private key, are skipped).
+ * Returns `OAIRUN_OK`, or `OAIRUN_INVALID_ARGUMENT` when `options` or `pem` is NULL, `pem` is
+ * not UTF-8, holds no certificate, has a malformed block (missing end line, bad base64), or a
+ * certificate that is not valid X.509; the message names which. On failure, when `err` is not
+ * NULL, `*err` receives an error the caller frees with `oairun_error_free`, and the options
+ * are unchanged.
+ */
+oairun_status oairun_client_options_add_root_certificate_pem(oairun_client_options *options,
+                                                             const char *pem,
+                                                             oairun_error **err);
+
+/**
+ * Sends every request through the proxy at `url`: `http://host:port`, or
+ * `http://user:password@host:port` for a proxy that asks for credentials (sent as
+ * `Proxy-Authorization: Basic`; percent-encode `@`, `:` and `%` in them); `https://` for a
+ * proxy reached over TLS. An `https://` base URL is tunnelled with `CONNECT`, so the proxy
+ * never sees the key; an `http://` one is forwarded. Once set, the proxy environment variables
+ * (`HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY`, `NO_PROXY`, and their lower-case forms) are
+ * ignored, as the official SDK ignores them when given a proxy. The URL, and above all its
+ * password, is never logged nor put in an error message.
+ *
+ * A proxy that refuses the tunnel with 407 fails the call with `OAIRUN_CONNECT`, not retried,
+ * with a message saying so; one that cannot be reached or drops the connection fails with
+ * `OAIRUN_CONNECT` after the configured retries. (An `http://` base URL's request is forwarded,
+ * so there a 407 is the answer: `OAIRUN_HTTP_STATUS` with status 407.)
+ *
+ * `url` is borrowed for the call (copied). Returns `OAIRUN_OK`, or `OAIRUN_INVALID_ARGUMENT`
+ * when `options` or `url` is NULL, or `url` is empty, not UTF-8, not an `http://` or
+ * `https://` URL with a host, or has a path, query or fragment. On failure, when `err` is not
+ * NULL, `*err` receives an error the caller frees with `oairun_error_free`, and the options
+ * are unchanged.
+ */
+oairun_status oairun_client_options_set_proxy(oairun_client_options *options,
+                                              const char *url,
+                                              oairun_error **err);
 
 /**
  * Frees an options object. NULL does nothing. Clients created from it are not affected.

@@ -44,8 +44,9 @@ impl Client {
     /// Builds a client from `options`, the environment and the defaults.
     ///
     /// Fails with `InvalidArgument` when there is no key, the base URL is not an absolute
-    /// `http`/`https` URL, or a header name or value (the key, organization and project
-    /// included) is not valid in HTTP.
+    /// `http`/`https` URL, a header name or value (the key, organization and project
+    /// included) is not valid in HTTP, the proxy URL is invalid, or `SSL_CERT_FILE` (or
+    /// `SSL_CERT_DIR`) is set but cannot be read or holds no certificate.
     pub fn new(options: &ClientOptions) -> Result<Client> {
         Ok(Client {
             inner: Arc::new(Transport::new(options)?),

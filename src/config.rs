@@ -1,8 +1,12 @@
 //! Client options and the environment variables the official SDKs read.
 
+use std::path::Path;
 use std::time::Duration;
 
+use rustls::pki_types::CertificateDer;
+
 use crate::error::{Error, Result};
+use crate::transport::{parse_pem_bundle, parse_pem_certificates, parse_proxy_url};
 
 /// The base URL used when neither the options nor `OPENAI_BASE_URL` give one.
 pub const DEFAULT_BASE_URL: &str = "https://api.openai.com/v1";
@@ -18,7 +22,9 @@ pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 32 << 20;
 pub const DEFAULT_MAX_EVENT_BYTES: usize = 8 << 20;
 
 /// Settings for a [`Client`](crate::Client). Everything left unset comes from the environment
-/// (`OPENAI_API_KEY`, `OPENAI_BASE_URL`, `OPENAI_ORG_ID`, `OPENAI_PROJECT_ID`) or the defaults.
+/// (`OPENAI_API_KEY`, `OPENAI_BASE_URL`, `OPENAI_ORG_ID`, `OPENAI_PROJECT_ID`; for TLS
+/// `SSL_CERT_FILE` and `SSL_CERT_DIR`; for proxies `HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY`,
+/// `NO_PROXY`) or the defaults.
 #[derive(Clone, Default)]
 pub struct ClientOptions {
     /// The API key, sent as `Authorization: Bearer …`.
@@ -41,13 +47,23 @@ pub struct ClientOptions {
     /// Allows plain `http://` base URLs whose host is not loopback. Off by default: the key
     /// would cross the network in clear text.
     pub allow_insecure_http: bool,
-    /// How many times a failed request is retried (connection failures, timeouts, 408, 409,
-    /// 429, 5xx), default 2; 0 disables retries.
+    /// How many times a failed request is retried (connection failures other than a refused
+    /// certificate or a proxy's 407, timeouts, 408, 409, 429, 5xx), default 2; 0 disables
+    /// retries.
     pub max_retries: Option<u32>,
     /// The largest synchronous answer accepted (default 32 MiB).
     pub max_response_bytes: Option<usize>,
     /// The largest single stream event accepted (default 8 MiB).
     pub max_event_bytes: Option<usize>,
+    /// Extra certificate authorities to trust, each PEM text of one or more certificates, on
+    /// top of the default roots (the bundled Mozilla roots, or those of `SSL_CERT_FILE` or
+    /// `SSL_CERT_DIR` when set). Checked by [`ClientOptions::add_root_certificate_pem`] and
+    /// again when the client is built.
+    pub root_certificates_pem: Vec<String>,
+    /// The proxy for every request, `http://[user:password@]host[:port]` (or `https://`). When
+    /// set, the proxy environment variables (`NO_PROXY` included) are ignored, as the official
+    /// SDK ignores them when given a proxy. Never logged, nor shown by `{:?}` with its password.
+    pub proxy: Option<String>,
 }
 
 impl std::fmt::Debug for ClientOptions {
@@ -66,6 +82,14 @@ impl std::fmt::Debug for ClientOptions {
             .field("max_retries", &self.max_retries)
             .field("max_response_bytes", &self.max_response_bytes)
             .field("max_event_bytes", &self.max_event_bytes)
+            .field("root_certificates_pem", &self.root_certificates_pem.len())
+            .field(
+                "proxy",
+                &self.proxy.as_ref().map(|p| match parse_proxy_url(p) {
+                    Ok(url) => crate::log::url_for_log(&url),
+                    Err(_) => "<invalid>".to_owned(),
+                }),
+            )
             .finish()
     }
 }
@@ -82,6 +106,10 @@ pub(crate) struct Resolved {
     pub max_retries: u32,
     pub max_response_bytes: usize,
     pub max_event_bytes: usize,
+    /// The roots that replace the bundled ones (`SSL_CERT_FILE`, `SSL_CERT_DIR`), if any.
+    pub replaced_roots: Option<Vec<CertificateDer<'static>>>,
+    /// The extra roots of the options.
+    pub extra_roots: Vec<CertificateDer<'static>>,
 }
 
 /// Reads an environment variable, treating unset, empty and non-UTF-8 alike as absent.
@@ -90,6 +118,27 @@ fn env_var(name: &str) -> Option<String> {
 }
 
 impl ClientOptions {
+    /// Adds certificate authorities to trust besides the default roots: `pem` holds one or
+    /// more `-----BEGIN CERTIFICATE-----` blocks (other blocks, such as keys, are skipped).
+    ///
+    /// Fails with `InvalidArgument`, naming the problem, when `pem` holds no certificate, a
+    /// block is malformed, or a certificate cannot be used as a trust anchor.
+    pub fn add_root_certificate_pem(&mut self, pem: &str) -> Result<()> {
+        parse_pem_certificates(pem.as_bytes(), "the PEM text")?;
+        self.root_certificates_pem.push(pem.to_owned());
+        Ok(())
+    }
+
+    /// Sets the proxy every request goes through (see [`ClientOptions::proxy`]).
+    ///
+    /// Fails with `InvalidArgument` when `url` is not an `http://` or `https://` URL with a
+    /// host and nothing after it but an optional `/`; the message never repeats the password.
+    pub fn set_proxy(&mut self, url: &str) -> Result<()> {
+        parse_proxy_url(url)?;
+        self.proxy = Some(url.to_owned());
+        Ok(())
+    }
+
     pub(crate) fn resolve(&self) -> Result<Resolved> {
         let api_key = self
             .api_key
@@ -145,8 +194,59 @@ impl ClientOptions {
                 .unwrap_or(crate::retry::DEFAULT_MAX_RETRIES),
             max_response_bytes,
             max_event_bytes,
+            replaced_roots: environment_roots(env_var)?,
+            extra_roots: self
+                .root_certificates_pem
+                .iter()
+                .map(|pem| parse_pem_certificates(pem.as_bytes(), "a root certificate's PEM text"))
+                .collect::<Result<Vec<_>>>()?
+                .into_iter()
+                .flatten()
+                .collect(),
         })
     }
+}
+
+/// The roots `SSL_CERT_FILE`, else `SSL_CERT_DIR`, name, which then replace the bundled roots
+/// as they replace certifi's in the official Python SDK (httpx): `None` when neither is set.
+/// A file that cannot be read or holds no certificate is an error, not a silent fallback.
+fn environment_roots(
+    var: impl Fn(&str) -> Option<String>,
+) -> Result<Option<Vec<CertificateDer<'static>>>> {
+    if let Some(file) = var("SSL_CERT_FILE") {
+        let pem = std::fs::read(&file)
+            .map_err(|e| Error::invalid(format!("cannot read SSL_CERT_FILE {file:?}: {e}")))?;
+        return parse_pem_bundle(&pem, &format!("SSL_CERT_FILE {file:?}")).map(Some);
+    }
+    if let Some(dir) = var("SSL_CERT_DIR") {
+        return directory_roots(Path::new(&dir)).map(Some);
+    }
+    Ok(None)
+}
+
+/// Every certificate of the PEM files directly in `dir` (OpenSSL's hashed links included);
+/// files that hold none (CRLs, keys, anything else) are skipped.
+fn directory_roots(dir: &Path) -> Result<Vec<CertificateDer<'static>>> {
+    let entries = std::fs::read_dir(dir)
+        .map_err(|e| Error::invalid(format!("cannot read SSL_CERT_DIR {dir:?}: {e}")))?;
+    let mut roots = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for entry in entries.flatten() {
+        let Ok(pem) = std::fs::read(entry.path()) else {
+            continue;
+        };
+        for cert in parse_pem_bundle(&pem, "").unwrap_or_default() {
+            if seen.insert(cert.clone()) {
+                roots.push(cert);
+            }
+        }
+    }
+    if roots.is_empty() {
+        return Err(Error::invalid(format!(
+            "SSL_CERT_DIR {dir:?} holds no PEM certificate"
+        )));
+    }
+    Ok(roots)
 }
 
 #[cfg(test)]
@@ -184,5 +284,55 @@ mod tests {
             zero.resolve().err().unwrap().kind(),
             crate::ErrorKind::InvalidArgument
         );
+    }
+
+    /// Writes `text` to `dir/name`; returns the path.
+    fn write(dir: &Path, name: &str, text: &str) -> String {
+        std::fs::create_dir_all(dir).unwrap();
+        let path = dir.join(name);
+        std::fs::write(&path, text).unwrap();
+        path.to_str().unwrap().to_owned()
+    }
+
+    #[test]
+    fn ssl_cert_file_then_ssl_cert_dir_replace_the_bundled_roots() {
+        let dir = std::env::temp_dir().join(format!("oairun-roots-{}", std::process::id()));
+        let none = |_: &str| None;
+        assert!(
+            environment_roots(none).unwrap().is_none(),
+            "bundled by default"
+        );
+
+        let pem = include_str!("../testserver/fixtures/run.json");
+        let bad = write(&dir, "bad.pem", pem);
+        let var = |name: &str| (name == "SSL_CERT_FILE").then(|| bad.clone());
+        let error = environment_roots(var).unwrap_err();
+        assert!(error.message().contains("SSL_CERT_FILE"), "{error}");
+        assert!(error.message().contains("no usable certificate"), "{error}");
+
+        let missing = dir.join("missing.pem").to_str().unwrap().to_owned();
+        let var = |name: &str| (name == "SSL_CERT_FILE").then(|| missing.clone());
+        let error = environment_roots(var).unwrap_err();
+        assert!(
+            error.message().contains("cannot read SSL_CERT_FILE"),
+            "{error}"
+        );
+
+        let empty_dir = dir.join("empty");
+        std::fs::create_dir_all(&empty_dir).unwrap();
+        let empty = empty_dir.to_str().unwrap().to_owned();
+        let var = |name: &str| (name == "SSL_CERT_DIR").then(|| empty.clone());
+        let error = environment_roots(var).unwrap_err();
+        assert!(error.message().contains("SSL_CERT_DIR"), "{error}");
+        // SSL_CERT_FILE wins over SSL_CERT_DIR: the bad file is reported, not the empty dir.
+        let var = |name: &str| match name {
+            "SSL_CERT_FILE" => Some(bad.clone()),
+            _ => Some(empty.clone()),
+        };
+        assert!(environment_roots(var)
+            .unwrap_err()
+            .message()
+            .contains("SSL_CERT_FILE"));
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

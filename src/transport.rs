@@ -8,6 +8,8 @@ use std::time::{Duration, Instant, SystemTime};
 
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE};
 use reqwest::{Response, Url};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::CertificateDer;
 
 use crate::api::Request;
 use crate::config::ClientOptions;
@@ -37,8 +39,9 @@ impl Transport {
     /// Builds the transport from `options`, the environment and the defaults.
     ///
     /// Fails with `InvalidArgument` when there is no key, the base URL is not an absolute
-    /// `http`/`https` URL, or a header name or value (the key, organization and project
-    /// included) is not valid in HTTP.
+    /// `http`/`https` URL, a header name or value (the key, organization and project
+    /// included) is not valid in HTTP, the proxy URL is invalid, or `SSL_CERT_FILE` (or
+    /// `SSL_CERT_DIR`) is set but cannot be read or holds no certificate.
     pub(crate) fn new(options: &ClientOptions) -> Result<Transport> {
         let resolved = options.resolve()?;
         let base = parse_base_url(&resolved.base_url)?;
@@ -76,14 +79,17 @@ impl Transport {
             headers.insert(name, value);
         }
 
-        let http = reqwest::Client::builder()
+        let builder = reqwest::Client::builder()
             .default_headers(headers)
             .user_agent(concat!("oairun/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(resolved.connect_timeout)
             .tcp_nodelay(true)
             // A redirect would re-send the key to wherever a server points, and turn the POST
             // into a GET: a 3xx is reported as an HTTP status instead.
-            .redirect(reqwest::redirect::Policy::none())
+            .redirect(reqwest::redirect::Policy::none());
+        let builder = with_roots(builder, &resolved)?;
+        let builder = with_proxy(builder, options.proxy.as_deref())?;
+        let http = builder
             .build()
             .map_err(|e| Error::internal(format!("cannot build the HTTP client: {e}")))?;
         Ok(Transport {
@@ -182,9 +188,15 @@ impl Transport {
                 format!("POST {url} ({form}, attempt {attempt} of {attempts})")
             });
             let started = Instant::now();
+            // Set for a failure no retry can mend: a refused certificate, a proxy's 407.
+            let mut permanent = false;
+            let mut failed = |e: reqwest::Error| {
+                permanent = permanent_failure(&e).is_some();
+                transport_error("request failed", &e)
+            };
             let sent = if stream {
                 match tokio::time::timeout(self.read_timeout, this_try.send()).await {
-                    Ok(sent) => sent.map_err(|e| transport_error("request failed", &e)),
+                    Ok(sent) => sent.map_err(&mut failed),
                     Err(_) => Err(timeout_error("no answer", self.read_timeout)),
                 }
             } else {
@@ -192,7 +204,7 @@ impl Transport {
                     .timeout(self.timeout)
                     .send()
                     .await
-                    .map_err(|e| transport_error("request failed", &e))
+                    .map_err(&mut failed)
             };
             if let Ok(response) = &sent {
                 log::log(LogLevel::Info, || {
@@ -209,7 +221,12 @@ impl Transport {
                 Ok(response) if retry::retriable_status(response.status()) => {
                     Some(retry::server_delay(response.headers(), SystemTime::now()))
                 }
-                Err(e) if matches!(e.kind(), ErrorKind::Connect | ErrorKind::Timeout) => Some(None),
+                Err(e)
+                    if !permanent
+                        && matches!(e.kind(), ErrorKind::Connect | ErrorKind::Timeout) =>
+                {
+                    Some(None)
+                }
                 _ => None,
             };
             match wait {
@@ -294,6 +311,128 @@ pub(crate) fn parse_base_url(text: &str) -> Result<Url> {
     Ok(base)
 }
 
+/// Trusts the roots of `SSL_CERT_FILE`/`SSL_CERT_DIR` instead of the bundled ones when set,
+/// and the options' extra roots in any case.
+fn with_roots(
+    mut builder: reqwest::ClientBuilder,
+    resolved: &crate::config::Resolved,
+) -> Result<reqwest::ClientBuilder> {
+    if let Some(roots) = &resolved.replaced_roots {
+        builder = builder.tls_built_in_root_certs(false);
+        for cert in roots {
+            builder = builder.add_root_certificate(certificate(cert)?);
+        }
+    }
+    for cert in &resolved.extra_roots {
+        builder = builder.add_root_certificate(certificate(cert)?);
+    }
+    Ok(builder)
+}
+
+fn certificate(der: &CertificateDer<'_>) -> Result<reqwest::Certificate> {
+    reqwest::Certificate::from_der(der)
+        .map_err(|e| Error::invalid(format!("a root certificate cannot be used: {e}")))
+}
+
+/// The options' proxy for every request, or else the environment's. reqwest, built without
+/// its `system-proxy` feature, reads exactly `ALL_PROXY`, `HTTPS_PROXY`, `HTTP_PROXY` and
+/// `NO_PROXY` (upper case first, then lower case; `HTTP_PROXY` not in a CGI program, where
+/// `REQUEST_METHOD` is set) once, when the client is built; `.proxy` turns that off.
+/// `NO_PROXY` entries are host names (matching their subdomains too), IP addresses, CIDR
+/// blocks, or `*` for every host.
+fn with_proxy(
+    builder: reqwest::ClientBuilder,
+    proxy: Option<&str>,
+) -> Result<reqwest::ClientBuilder> {
+    let Some(text) = proxy else {
+        // hyper-util's `*` bypasses host names only, not IP addresses; httpx's bypasses all.
+        let no_proxy = std::env::var("NO_PROXY")
+            .or_else(|_| std::env::var("no_proxy"))
+            .unwrap_or_default();
+        if no_proxy.split(',').any(|entry| entry.trim() == "*") {
+            return Ok(builder.no_proxy());
+        }
+        return Ok(builder);
+    };
+    let url = parse_proxy_url(text)?;
+    let proxy = reqwest::Proxy::all(url.clone()).map_err(|_| {
+        Error::invalid(format!(
+            "the proxy URL {:?} cannot be used",
+            log::url_for_log(&url)
+        ))
+    })?;
+    Ok(builder.proxy(proxy))
+}
+
+/// Parses a proxy URL: `http` or `https`, with a host, optional `user:password@` and port,
+/// and no path, query or fragment. Messages never repeat the password.
+pub(crate) fn parse_proxy_url(text: &str) -> Result<Url> {
+    let url = Url::parse(text)
+        .map_err(|e| Error::invalid(format!("the proxy URL is not a valid URL: {e}")))?;
+    let shown = log::url_for_log(&url);
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(Error::invalid(format!(
+            "the proxy URL must start with http:// or https://, not {shown:?}"
+        )));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(Error::invalid("the proxy URL has no host"));
+    }
+    if !matches!(url.path(), "" | "/") || url.query().is_some() || url.fragment().is_some() {
+        return Err(Error::invalid(format!(
+            "the proxy URL must be scheme://[user:password@]host[:port] and nothing more, \
+             not {shown:?}"
+        )));
+    }
+    Ok(url)
+}
+
+/// The certificates of PEM text (`-----BEGIN CERTIFICATE-----` blocks; other blocks are
+/// skipped), each checked to be usable as a trust anchor. `source` names the text in errors.
+pub(crate) fn parse_pem_certificates(
+    pem: &[u8],
+    source: &str,
+) -> Result<Vec<CertificateDer<'static>>> {
+    pem_certificates(pem, source, false)
+}
+
+/// Like [`parse_pem_certificates`], for a system bundle: a certificate that cannot be a trust
+/// anchor is left out (as OpenSSL-based clients ignore it) instead of failing the whole file.
+pub(crate) fn parse_pem_bundle(pem: &[u8], source: &str) -> Result<Vec<CertificateDer<'static>>> {
+    pem_certificates(pem, source, true)
+}
+
+fn pem_certificates(
+    pem: &[u8],
+    source: &str,
+    skip_unusable: bool,
+) -> Result<Vec<CertificateDer<'static>>> {
+    let mut certs = Vec::new();
+    for (i, item) in CertificateDer::pem_slice_iter(pem).enumerate() {
+        let cert = item.map_err(|e| {
+            Error::invalid(format!(
+                "{source} is not valid PEM after {i} certificate(s): {e}"
+            ))
+        })?;
+        match rustls::RootCertStore::empty().add(cert.clone()) {
+            Ok(()) => certs.push(cert),
+            Err(_) if skip_unusable => {}
+            Err(e) => {
+                return Err(Error::invalid(format!(
+                    "{source}: certificate {} is not a usable X.509 certificate: {e}",
+                    i + 1
+                )))
+            }
+        }
+    }
+    if certs.is_empty() {
+        return Err(Error::invalid(format!(
+            "{source} holds no usable certificate (no -----BEGIN CERTIFICATE----- block)"
+        )));
+    }
+    Ok(certs)
+}
+
 /// True for hosts that never leave the machine: localhost, 127.0.0.0/8 and ::1.
 fn is_loopback(url: &Url) -> bool {
     let Some(host) = url.host_str() else {
@@ -327,9 +466,13 @@ pub(crate) fn request_id(response: &Response) -> Option<String> {
         .map(str::to_owned)
 }
 
-/// An error for a failure below HTTP: the message carries reqwest's whole cause chain.
+/// An error for a failure below HTTP: the message carries reqwest's whole cause chain, after
+/// a plain statement of the cause when it is one no retry mends (see [`permanent_failure`]).
 pub(crate) fn transport_error(what: &str, error: &reqwest::Error) -> Error {
-    let mut message = format!("{what}: {error}");
+    let mut message = match permanent_failure(error) {
+        Some(cause) => format!("{what}: {cause}: {error}"),
+        None => format!("{what}: {error}"),
+    };
     let mut source = std::error::Error::source(error);
     while let Some(cause) = source {
         message.push_str(": ");
@@ -342,6 +485,61 @@ pub(crate) fn transport_error(what: &str, error: &reqwest::Error) -> Error {
         ErrorKind::Connect
     };
     Error::new(kind, message)
+}
+
+/// The plain statement of a connection failure that retrying cannot mend, or `None`: the TLS
+/// handshake failed (above all, the server's certificate was refused), or a proxy asked for
+/// credentials (407 to `CONNECT`). Such a failure is reported at once, never retried: the
+/// official SDK retries every connection error, but a certificate does not fix itself within a
+/// retry's delay, and retrying would only hide the cause behind more attempts.
+fn permanent_failure(error: &reqwest::Error) -> Option<String> {
+    let mut next: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(cause) = next {
+        if let Some(tls) = cause.downcast_ref::<rustls::Error>() {
+            return Some(describe_tls_failure(tls));
+        }
+        // hyper-util's tunnel error type is private; this is its text for a 407.
+        if cause.to_string().ends_with("proxy authorization required") {
+            return Some(
+                "the proxy refused the tunnel with 407 Proxy Authentication Required: it \
+                 wants a user and password (in its URL: http://user:password@host:port), or \
+                 refused the ones given"
+                    .to_owned(),
+            );
+        }
+        // rustls's error travels inside io::Errors (nested), whose `source` skips what they
+        // wrap: look inside them instead.
+        next = match cause
+            .downcast_ref::<std::io::Error>()
+            .and_then(std::io::Error::get_ref)
+        {
+            Some(inner) => Some(inner as &(dyn std::error::Error + 'static)),
+            None => cause.source(),
+        };
+    }
+    None
+}
+
+fn describe_tls_failure(error: &rustls::Error) -> String {
+    use rustls::CertificateError as Cert;
+    let why = match error {
+        rustls::Error::InvalidCertificate(cert) => match cert {
+            Cert::UnknownIssuer => {
+                "unknown issuer: it is not signed by a certificate authority this client \
+                 trusts (add the authority's certificate to the client's root certificates, or \
+                 name a bundle that holds it in SSL_CERT_FILE)"
+            }
+            Cert::Expired | Cert::ExpiredContext { .. } => "expired",
+            Cert::NotValidYet | Cert::NotValidYetContext { .. } => "not valid yet",
+            Cert::NotValidForName | Cert::NotValidForNameContext { .. } => {
+                "not valid for name: it was issued for another host than the base URL's"
+            }
+            Cert::Revoked => "revoked",
+            _ => "refused",
+        },
+        _ => return "the TLS handshake failed".to_owned(),
+    };
+    format!("the server's TLS certificate was refused: {why}")
 }
 
 pub(crate) fn timeout_error(what: &str, limit: Duration) -> Error {

@@ -24,9 +24,10 @@ impl super::Handle for oairun_client {}
 /// NULL, `*err` receives an error the caller frees with `oairun_error_free`.
 ///
 /// Returns `OAIRUN_OK`; `OAIRUN_INVALID_ARGUMENT` when `out` is NULL, no API key is set in
-/// the options or `OPENAI_API_KEY`, the base URL is not an absolute http(s) URL, or the key,
-/// organization or project holds characters HTTP forbids; `OAIRUN_INTERNAL` if the HTTP stack
-/// cannot start.
+/// the options or `OPENAI_API_KEY`, the base URL is not an absolute http(s) URL, the key,
+/// organization or project holds characters HTTP forbids, or `SSL_CERT_FILE` (or
+/// `SSL_CERT_DIR`) is set but cannot be read or holds no certificate; `OAIRUN_INTERNAL` if the
+/// HTTP stack cannot start.
 #[no_mangle]
 pub unsafe extern "C" fn oairun_client_new(
     options: Option<&oairun_client_options>,

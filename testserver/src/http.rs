@@ -7,7 +7,8 @@ use std::io;
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+
+use crate::tls::Stream;
 
 /// Largest request head (request line and header fields) the server reads.
 pub(crate) const MAX_HEAD: usize = 64 * 1024;
@@ -21,7 +22,8 @@ const READ_TIMEOUT: Duration = Duration::from_secs(30);
 /// One accepted connection and the bytes read from it but not yet consumed (the start of a
 /// pipelined next request, for instance).
 pub(crate) struct Conn {
-    pub(crate) stream: TcpStream,
+    /// Plain TCP, or TLS for an HTTPS server.
+    pub(crate) stream: Stream,
     pub(crate) buf: Vec<u8>,
 }
 
@@ -76,9 +78,9 @@ pub(crate) enum ReadError {
 }
 
 impl Conn {
-    pub(crate) fn new(stream: TcpStream) -> Conn {
+    pub(crate) fn new(stream: impl Into<Stream>) -> Conn {
         Conn {
-            stream,
+            stream: stream.into(),
             buf: Vec::new(),
         }
     }

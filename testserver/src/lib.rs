@@ -14,10 +14,15 @@
 
 mod http;
 mod odd;
+mod proxy;
 mod responses;
 mod scenario;
 mod server;
+mod tls;
 mod tools;
+
+pub use proxy::{ProxyMode, ProxyRequest, TestProxy};
+pub use tls::{ServerCertificate, TestCa, Validity};
 
 use std::net::Ipv4Addr;
 use std::sync::Arc;
@@ -107,6 +112,8 @@ pub struct TestServer {
     shared: Arc<server::Shared>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<JoinHandle<()>>,
+    /// Set for an HTTPS server.
+    tls: Option<Arc<tls::TlsCounts>>,
 }
 
 impl std::fmt::Debug for TestServer {
@@ -128,6 +135,31 @@ impl TestServer {
 
     /// Starts a server on `127.0.0.1:port` (`0`: a free port chosen by the system).
     pub fn start_on(port: u16) -> std::io::Result<TestServer> {
+        TestServer::start_with(port, None)
+    }
+
+    /// Starts an HTTPS server on `127.0.0.1` on a free port, presenting `certificate` (see
+    /// [`TestCa`]); it serves the same scenarios as the plain server.
+    ///
+    /// # Panics
+    /// As [`TestServer::start`], or if `certificate` cannot be used.
+    pub fn start_https(certificate: &ServerCertificate) -> TestServer {
+        TestServer::start_https_on(0, certificate)
+            .expect("oairun-testserver: cannot start HTTPS on 127.0.0.1:0")
+    }
+
+    /// Starts an HTTPS server on `127.0.0.1:port` (`0`: a free port chosen by the system).
+    pub fn start_https_on(
+        port: u16,
+        certificate: &ServerCertificate,
+    ) -> std::io::Result<TestServer> {
+        TestServer::start_with(port, Some(tls::acceptor(certificate)?))
+    }
+
+    fn start_with(
+        port: u16,
+        acceptor: Option<tokio_rustls::TlsAcceptor>,
+    ) -> std::io::Result<TestServer> {
         // Bind on the caller's thread so that a bind error is returned here, and the port is
         // known before this function returns (no race with a client connecting early).
         let listener = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, port))?;
@@ -145,10 +177,22 @@ impl TestServer {
         let shared = Arc::new(server::Shared::new(port));
         let (shutdown, shutdown_rx) = tokio::sync::oneshot::channel();
         let task_shared = Arc::clone(&shared);
+        let counts = acceptor.as_ref().map(|_| Arc::default());
+        let task_counts = counts.clone();
         let thread = std::thread::Builder::new()
             .name(format!("oairun-testserver-{port}"))
             .spawn(move || {
-                runtime.block_on(server::accept_loop(listener, task_shared, shutdown_rx));
+                let accept = async move {
+                    match (acceptor, task_counts) {
+                        (Some(acceptor), Some(counts)) => {
+                            let shutdown = shutdown_rx;
+                            tls::accept_loop(listener, task_shared, acceptor, counts, shutdown)
+                                .await
+                        }
+                        _ => server::accept_loop(listener, task_shared, shutdown_rx).await,
+                    }
+                };
+                runtime.block_on(accept);
                 // Connection tasks (a stall, a slow stream) are cancelled here rather than
                 // awaited: dropping them closes their sockets, so clients see the server go.
                 runtime.shutdown_timeout(Duration::from_secs(1));
@@ -158,6 +202,7 @@ impl TestServer {
             shared,
             shutdown: Some(shutdown),
             thread: Some(thread),
+            tls: counts,
         })
     }
 
@@ -166,9 +211,24 @@ impl TestServer {
         self.port
     }
 
-    /// The base URL to give a client: `http://127.0.0.1:{port}/v1`.
+    /// The base URL to give a client: `http://127.0.0.1:{port}/v1`, or `https://…` for an
+    /// HTTPS server.
     pub fn base_url(&self) -> String {
-        format!("http://127.0.0.1:{}/v1", self.port)
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        format!("{scheme}://127.0.0.1:{}/v1", self.port)
+    }
+
+    /// For an HTTPS server, `(connections accepted, TLS handshakes that failed)` so far:
+    /// how many times a client tried, and how many times it refused the certificate (or left
+    /// during the handshake). `(0, 0)` for a plain server.
+    pub fn tls_connections(&self) -> (usize, usize) {
+        use std::sync::atomic::Ordering;
+        self.tls.as_ref().map_or((0, 0), |c| {
+            (
+                c.accepted.load(Ordering::SeqCst),
+                c.failed.load(Ordering::SeqCst),
+            )
+        })
     }
 
     /// Every request received so far (control requests excluded), in arrival order. A request

@@ -1,5 +1,5 @@
-//! `oairun-testserver [--port N] [--max-seconds S]`: runs the test server for clients in other
-//! processes (C and Python tests, demos).
+//! `oairun-testserver [--port N] [--max-seconds S] [--tls-dir DIR]`: runs the test server for
+//! clients in other processes (C and Python tests, demos).
 //!
 //! Prints exactly one line, the base URL, then serves until SIGTERM or SIGINT, or until S
 //! seconds have passed when `--max-seconds` is given (scripts and tests give it, so that a
@@ -10,15 +10,20 @@ use std::io::Write;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use oairun_testserver::{TestServer, SCENARIOS};
+use oairun_testserver::{ProxyMode, TestCa, TestProxy, TestServer, SCENARIOS};
 
-const USAGE: &str = "usage: oairun-testserver [--port N] [--max-seconds S]
+const USAGE: &str = "usage: oairun-testserver [--port N] [--max-seconds S] [--tls-dir DIR]
 
 Serves oairun's loopback test server on 127.0.0.1 and prints its base URL
 (http://127.0.0.1:PORT/v1) as the only line on stdout.
 
   --port N         listen on port N (default 0: a free port chosen by the system)
   --max-seconds S  exit after S seconds (default: no limit)
+  --tls-dir DIR    also make a certificate authority, write its certificate to DIR/ca.pem,
+                   serve the same scenarios over HTTPS with a certificate it issued for
+                   127.0.0.1 and localhost, and run a CONNECT proxy (no credentials); then
+                   print two more lines: the HTTPS base URL (https://127.0.0.1:PORT/v1)
+                   and the proxy's URL (http://127.0.0.1:PORT)
   -h, --help       print this help and the scenario tables
 
 It exits on SIGTERM or SIGINT, or when --max-seconds is reached, and says which on stderr.";
@@ -26,12 +31,14 @@ It exits on SIGTERM or SIGINT, or when --max-seconds is reached, and says which 
 struct Options {
     port: u16,
     max_seconds: Option<u64>,
+    tls_dir: Option<std::path::PathBuf>,
 }
 
 fn parse_args(args: impl Iterator<Item = String>) -> Result<Options, String> {
     let mut options = Options {
         port: 0,
         max_seconds: None,
+        tls_dir: None,
     };
     let mut args = args.peekable();
     while let Some(arg) = args.next() {
@@ -60,6 +67,7 @@ fn parse_args(args: impl Iterator<Item = String>) -> Result<Options, String> {
                         .map_err(|_| format!("invalid --max-seconds: {value}"))?,
                 )
             }
+            "--tls-dir" => options.tls_dir = Some(value.into()),
             _ => return Err(format!("unknown argument: {flag}")),
         }
     }
@@ -147,10 +155,44 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    // The HTTPS server and the proxy, kept alive until the end.
+    let mut extra_lines = Vec::new();
+    let mut _https = None;
+    if let Some(dir) = &options.tls_dir {
+        let ca = TestCa::new("oairun-testserver CA");
+        let path = dir.join("ca.pem");
+        if let Err(e) = std::fs::write(&path, ca.certificate_pem()) {
+            eprintln!(
+                "oairun-testserver: exiting: cannot write {}: {e}",
+                path.display()
+            );
+            return ExitCode::from(1);
+        }
+        let https = match TestServer::start_https_on(0, &ca.issue_loopback()) {
+            Ok(https) => https,
+            Err(e) => {
+                eprintln!("oairun-testserver: exiting: cannot start HTTPS: {e}");
+                return ExitCode::from(1);
+            }
+        };
+        let proxy = match TestProxy::start_on(0, ProxyMode::Open) {
+            Ok(proxy) => proxy,
+            Err(e) => {
+                eprintln!("oairun-testserver: exiting: cannot start the proxy: {e}");
+                return ExitCode::from(1);
+            }
+        };
+        extra_lines.push(https.base_url());
+        extra_lines.push(proxy.url());
+        _https = Some((https, proxy));
+    }
     let mut stdout = std::io::stdout().lock();
     // A parent that reads the line and closes the pipe must not kill the server: write errors
     // are ignored.
     let _ = writeln!(stdout, "{}", server.base_url());
+    for line in &extra_lines {
+        let _ = writeln!(stdout, "{line}");
+    }
     let _ = stdout.flush();
     drop(stdout);
     let deadline = options

@@ -144,7 +144,7 @@ pub(crate) async fn accept_loop(
 
 /// Serves requests on one connection in sequence until it closes. Bounded: every iteration
 /// needs a new request, and waiting for one times out.
-async fn serve_connection(mut conn: Conn, shared: Arc<Shared>) {
+pub(crate) async fn serve_connection(mut conn: Conn, shared: Arc<Shared>) {
     loop {
         let after = match conn.read_request().await {
             Ok(Some(request)) => handle(&mut conn, &shared, request).await,

@@ -129,6 +129,13 @@ class Client:
 
     The library's log lines go to the :mod:`logging` logger ``"oairun"`` (see
     :func:`oairun.enable_logging`): creating a client reads that logger's level.
+    ``root_certificates_pem`` (PEM text of one or more certificates) trusts more certificate
+    authorities on top of the default roots: the bundled ones, or those of ``SSL_CERT_FILE``
+    (else ``SSL_CERT_DIR``), which replace them as in the SDK (httpx). ``proxy``
+    (``http://[user:password@]host:port``) carries every request and wins over
+    ``HTTPS_PROXY``, ``HTTP_PROXY``, ``ALL_PROXY`` and ``NO_PROXY``, which apply otherwise, as
+    in the SDK. A certificate the server presents that is not trusted raises
+    ``APIConnectionError`` at once (no retry), naming the problem.
 
     Network waits release the GIL (ctypes releases it around every call into the library).
     Closing a client while calls are in progress (a stream being iterated, another thread's
@@ -150,6 +157,8 @@ class Client:
         allow_insecure_http: bool = False,
         max_response_bytes: Optional[int] = None,
         max_event_bytes: Optional[int] = None,
+        root_certificates_pem: Optional[str] = None,
+        proxy: Optional[str] = None,
     ) -> None:
         self._ptr = c_void_p()
         # The C contract: no call may be in progress when the client is freed. Calls are
@@ -217,6 +226,14 @@ class Client:
                     _encode(f"the value of header {name!r}", value, allow_empty=True),
                 )
                 self._set(status, f"header {name!r}")
+            if root_certificates_pem is not None:
+                error = c_void_p()
+                pem = _encode("root_certificates_pem", root_certificates_pem)
+                _check(lib.oairun_client_options_add_root_certificate_pem(options, pem, byref(error)), error)
+            if proxy is not None:
+                error = c_void_p()
+                proxy_url = _encode("proxy", proxy)
+                _check(lib.oairun_client_options_set_proxy(options, proxy_url, byref(error)), error)
             error = c_void_p()
             _check(lib.oairun_client_new(options, byref(self._ptr), byref(error)), error)
         finally:
