@@ -419,6 +419,21 @@ public:
                              "oairun_client_options_set_max_retries");
         return *this;
     }
+    /// Trusts the certificate authorities in `pem` (one or more PEM certificates) on top of
+    /// the default roots; throws Error naming the problem when the text is not usable PEM.
+    ClientOptions &add_root_certificate_pem(const std::string &pem) {
+        oairun_error *err = nullptr;
+        detail::check(oairun_client_options_add_root_certificate_pem(options_, pem.c_str(), &err),
+                      err);
+        return *this;
+    }
+    /// Sends every request through the proxy `url` (`http://[user:password@]host:port`),
+    /// whatever HTTPS_PROXY, HTTP_PROXY, ALL_PROXY and NO_PROXY say.
+    ClientOptions &set_proxy(const std::string &url) {
+        oairun_error *err = nullptr;
+        detail::check(oairun_client_options_set_proxy(options_, url.c_str(), &err), err);
+        return *this;
+    }
 
     const oairun_client_options *raw() const noexcept { return options_; }
     oairun_client_options *raw() noexcept { return options_; }

@@ -2,6 +2,8 @@
 // streamed; events and tool calls; every field of oairun::Error on HTTP and stream errors;
 // setters that refuse; the log callback; and the move-only owners (a moved-from object is
 // empty, assigning frees what was held, nothing is freed twice).
+#include <fstream>
+#include <iterator>
 #include <atomic>
 #include <mutex>
 #include <type_traits>
@@ -298,6 +300,27 @@ static void refusals_throw(const oairun::Client &client) {
                                            .set_max_response_bytes(16))
                             .submit_tool_outputs("thread_123", "run_123", cpp_outputs()))
               .has_value());
+
+    // TLS and proxy settings: bad values are refused with the C error's fields; the test
+    // server's HTTPS twin is trusted through the CA the runner wrote.
+    e = THROWN(Error, oairun::ClientOptions().add_root_certificate_pem("not a certificate"));
+    CHECK(e && e->status() == OAIRUN_INVALID_ARGUMENT);
+    e = THROWN(Error, oairun::ClientOptions().set_proxy("ftp://proxy.invalid:21"));
+    CHECK(e && e->status() == OAIRUN_INVALID_ARGUMENT);
+    const char *https = getenv("OAIRUN_TEST_HTTPS_BASE_URL");
+    const char *ca_file = getenv("OAIRUN_TEST_CA_FILE");
+    CHECK(https != NULL && ca_file != NULL);
+    if (https && ca_file) {
+        std::ifstream in(ca_file);
+        std::string pem((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        oairun::Client tls(oairun::ClientOptions()
+                               .set_api_key("sk-test-cpp")
+                               .set_base_url(https)
+                               .add_root_certificate_pem(pem)
+                               .set_max_retries(0));
+        CHECK(contains(tls.submit_tool_outputs("thread_123", "run_123", cpp_outputs()),
+                       "thread.run"));
+    }
 }
 
 static void no_key_anywhere() {
