@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Runs each cargo-fuzz target in fuzz/ for SECONDS (default 60) under AddressSanitizer.
+# Runs each cargo-fuzz target in fuzz/ for SECONDS (default 30) under AddressSanitizer: the
+# SSE decoder, the stream engine under the Responses rule, and the JSON readers of tool outputs
+# and tool calls (4 targets, so 2 minutes of fuzzing by default).
 #
 #   scripts/fuzz.sh [SECONDS]
 #
@@ -14,7 +16,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-seconds=${1:-60}
+seconds=${1:-30}
 case $seconds in
 '' | *[!0-9]*) echo "usage: $0 [SECONDS]" >&2; exit 2 ;;
 esac
@@ -29,7 +31,7 @@ fi
 export RUSTC_BOOTSTRAP=1
 # -a: debug assertions (integer overflow checks included) in the fuzzed code.
 build_flags=(--sanitizer address --debug-assertions)
-targets=(sse_decoder tool_outputs_from_json)
+targets=(sse_decoder responses_stream tool_outputs_from_json tool_calls_from_json)
 
 echo "== building the fuzz targets"
 cargo fuzz build "${build_flags[@]}"
@@ -40,9 +42,10 @@ for target in "${targets[@]}"; do
     mkdir -p "fuzz/corpus/$target"
     corpora=("fuzz/corpus/$target" "fuzz/seeds/$target")
     [ -d "fuzz/regressions/$target" ] && corpora+=("fuzz/regressions/$target")
-    # -max_len: the decoder and the JSON reader have nothing that only inputs over 4 KiB reach,
-    # and shorter inputs mean more of them. -timeout: one input of at most 4 KiB taking 30 s
-    # is a hang, reported as a crash rather than left to eat the CI time.
+    # -max_len: the decoder, the stream rule (whose small event cap is 64 bytes) and the JSON
+    # readers have nothing that only inputs over 4 KiB reach, and shorter inputs mean more of
+    # them. -timeout: one input of at most 4 KiB taking 30 s is a hang, reported as a crash
+    # rather than left to eat the CI time.
     if ! cargo fuzz run "${build_flags[@]}" "$target" "${corpora[@]}" -- \
         -max_total_time="$seconds" -max_len=4096 -timeout=30 -print_final_stats=1; then
         failed+=("$target")

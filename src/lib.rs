@@ -39,6 +39,8 @@ pub use error::{ApiError, Error, ErrorKind, Result};
 pub use event::{Event, EventKind};
 pub use log::{set_log_sink, LogLevel, LogSink};
 pub use retry::DEFAULT_MAX_RETRIES;
+#[doc(hidden)]
+pub use stream::responses_stream_over_reads;
 pub use stream::EventStream;
 pub use submission::Submission;
 pub use tool_calls::ToolCall;

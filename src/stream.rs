@@ -83,12 +83,26 @@ impl Cursor {
         rule: &'static dyn StreamRule,
         max_event_bytes: usize,
     ) -> Cursor {
+        Cursor::with_status(
+            rule,
+            max_event_bytes,
+            response.status().as_u16(),
+            request_id(response),
+        )
+    }
+
+    fn with_status(
+        rule: &'static dyn StreamRule,
+        max_event_bytes: usize,
+        http_status: u16,
+        request_id: Option<String>,
+    ) -> Cursor {
         Cursor {
             decoder: Decoder::new(),
             rule,
             max_event_bytes,
-            http_status: response.status().as_u16(),
-            request_id: request_id(response),
+            http_status,
+            request_id,
             delivered: 0,
             decided: None,
             over: false,
@@ -260,6 +274,50 @@ impl StreamConsumer {
             }
         }
     }
+}
+
+/// Not part of oairun's API (hidden from its documentation; it may change in any release):
+/// the fuzz targets' way in. Runs a stream body that arrives as `reads` through one [`Cursor`]
+/// under the Responses endpoint's rule and the event size cap `max_event_bytes`, the body then
+/// ending cleanly, or failing as a reset connection does when `broken`. Returns every event
+/// delivered, in order, and the outcome, as the blocking stream call gives them: the same
+/// [`StreamConsumer`], for an answer with status 200 and no request id.
+#[doc(hidden)]
+pub fn responses_stream_over_reads(
+    reads: &[&[u8]],
+    broken: bool,
+    max_event_bytes: usize,
+) -> (Vec<Event>, Result<()>) {
+    let cursor = Cursor::with_status(&crate::api::responses::Rule, max_event_bytes, 200, None);
+    let last = if broken {
+        Pumped::Failed(Error::new(
+            ErrorKind::Connect,
+            "connection reset by peer (os error 104)",
+        ))
+    } else {
+        Pumped::End
+    };
+    let messages = std::iter::once(Pumped::Opened(Ok(Box::new(cursor))))
+        .chain(
+            reads
+                .iter()
+                .map(|read| Pumped::Data(Bytes::copy_from_slice(read))),
+        )
+        .chain(std::iter::once(last));
+    let mut consumer = StreamConsumer::default();
+    let mut events = Vec::new();
+    let mut outcome = Err(Error::internal("the body gave no outcome"));
+    for message in messages {
+        let on_event = &mut |event: &Event| {
+            events.push(event.clone());
+            true
+        };
+        if let Some(over) = consumer.handle(message, on_event, &|| false) {
+            outcome = over;
+            break;
+        }
+    }
+    (events, outcome)
 }
 
 /// The error of a submission stopped by a cancel call.

@@ -8,7 +8,7 @@ mod checks;
 use std::fs;
 use std::path::Path;
 
-use checks::{split_sse_input, sse_input, sse_reads};
+use checks::{responses_input, split_sse_input, sse_input, sse_reads};
 
 /// The files of `fuzz/<kind>/<target>/`, each with its contents; none when the folder is absent.
 fn cases(kind: &str, target: &str) -> Vec<(String, Vec<u8>)> {
@@ -48,6 +48,16 @@ fn sse_decoder_seeds_and_regressions() {
 #[test]
 fn tool_outputs_from_json_seeds_and_regressions() {
     replay("tool_outputs_from_json", checks::tool_outputs_from_json);
+}
+
+#[test]
+fn responses_stream_seeds_and_regressions() {
+    replay("responses_stream", checks::responses_stream);
+}
+
+#[test]
+fn tool_calls_from_json_seeds_and_regressions() {
+    replay("tool_calls_from_json", checks::tool_calls_from_json);
 }
 
 #[test]
@@ -136,5 +146,104 @@ fn tool_outputs_from_json_hand_made_cases() {
     for case in cases {
         eprintln!("{}", String::from_utf8_lossy(case));
         checks::tool_outputs_from_json(case);
+    }
+}
+
+#[test]
+fn responses_stream_hand_made_cases() {
+    let completed = "event: response.completed\ndata: {\"type\":\"response.completed\"}\n\n";
+    let delta = "data: {\"type\":\"response.output_text.delta\",\"delta\":\"x\"}\n\n";
+    let cases: Vec<(&str, &[u8], bool, String)> = vec![
+        ("empty body", &[], false, String::new()),
+        ("empty body, small cap", &[], true, String::new()),
+        (
+            "a delta by its type, then completed",
+            &[5],
+            false,
+            format!("{delta}{completed}"),
+        ),
+        (
+            "events after the terminal one",
+            &[],
+            false,
+            format!("{completed}{delta}{completed}"),
+        ),
+        (
+            "[DONE] first",
+            &[3],
+            false,
+            format!("data: [DONE]\n\n{completed}"),
+        ),
+        (
+            "[DONE] after completed",
+            &[],
+            false,
+            format!("{completed}data: [DONE]\n\n"),
+        ),
+        (
+            "flat error, then more",
+            &[2, 9],
+            false,
+            format!("data: {{\"type\":\"error\",\"code\":\"c\",\"message\":\"m\"}}\n\n{delta}"),
+        ),
+        (
+            "failed by its type",
+            &[],
+            false,
+            "data: {\"type\":\"response.failed\",\"response\":{\"error\":{\"code\":\"x\"}}}\n\n"
+                .into(),
+        ),
+        (
+            "an empty type stays message",
+            &[1],
+            false,
+            format!("data: {{\"type\":\"\"}}\n\n{completed}"),
+        ),
+        (
+            "cut in the terminal event",
+            &[],
+            false,
+            completed[..completed.len() - 1].into(),
+        ),
+        (
+            "a delta over the small cap",
+            &[7],
+            true,
+            format!("{delta}data: {}\n\n{completed}", "y".repeat(100)),
+        ),
+        (
+            "a comment over the small cap, split",
+            &[10],
+            true,
+            format!(": {}\n{completed}", "c".repeat(100)),
+        ),
+    ];
+    for (what, plan, small_cap, stream) in cases {
+        eprintln!("{what}");
+        checks::responses_stream(&responses_input(plan, small_cap, stream.as_bytes()));
+    }
+}
+
+#[test]
+fn tool_calls_from_json_hand_made_cases() {
+    let cases: [&[u8]; 14] = [
+        b"",
+        b"{}",
+        b"[]",
+        b"null",
+        br#"{"required_action":null,"output":null}"#,
+        br#"{"required_action":{"submit_tool_outputs":{"tool_calls":[]}}}"#,
+        br#"{"required_action":{"submit_tool_outputs":{"tool_calls":[{"id":"a","function":{"name":"f","arguments":"{"}}]}}}"#,
+        br#"{"required_action":{"submit_tool_outputs":{"tool_calls":[{"id":1,"function":{"name":"f","arguments":""}}]}}}"#,
+        br#"{"required_action":{"submit_tool_outputs":{"tool_calls":[{"id":"a","function":[]}]}}}"#,
+        br#"{"output":[{"type":"function_call","call_id":"a","name":"f","arguments":"x"},{"type":"function_call"}]}"#,
+        br#"{"output":{"type":"function_call"}}"#,
+        br#"{"output":[{"type":"function_call","call_id":"a\u0000b","name":"\u00e9","arguments":"\ud83d\ude00"}]}"#,
+        b"{\"output\":[]}\xFF",
+        &[b'{'; 4096],
+    ];
+    for case in cases {
+        eprintln!("{}", String::from_utf8_lossy(case));
+        checks::tool_calls_from_json(case);
     }
 }

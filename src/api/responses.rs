@@ -239,11 +239,12 @@ impl StreamRule for Rule {
     }
 }
 
-/// The JSON `type` of an event's data, when it is an object that has one.
+/// The JSON `type` of an event's data, when it is an object that has one (not empty: an
+/// event's name never is).
 fn type_of(data: &str) -> Option<String> {
     match serde_json::from_str::<serde_json::Value>(data).ok()? {
         serde_json::Value::Object(mut object) => match object.remove("type")? {
-            serde_json::Value::String(kind) => Some(kind),
+            serde_json::Value::String(kind) if !kind.is_empty() => Some(kind),
             _ => None,
         },
         _ => None,
@@ -377,6 +378,11 @@ mod tests {
         assert!(Rule.refuse(&e).is_some());
         let e = Rule.event(sse("response.created", r#"{"type":"other"}"#));
         assert_eq!(e.name(), "response.created");
+        // An empty type names nothing: the event stays `message`.
+        assert_eq!(
+            Rule.event(sse("message", r#"{"type":""}"#)).name(),
+            "message"
+        );
     }
 
     #[test]

@@ -460,6 +460,10 @@ pub(crate) enum Model {
     HoldOpen,
     Stall,
     Long(usize),
+    /// `cut_at_<N>`: `function_call.sse`'s first N bytes, then a clean end of body.
+    CutAt(usize),
+    /// `reset_at_<N>`: `function_call.sse`'s first N bytes, then a reset.
+    ResetAt(usize),
     Status(u16),
     Script(tools::Script),
 }
@@ -487,6 +491,10 @@ impl Model {
             scenario::number(n).map(Long)
         } else if let Some(code) = model.strip_prefix("status_") {
             scenario::error_status(code).map(Status)
+        } else if let Some(n) = model.strip_prefix("cut_at_") {
+            scenario::number(n).map(CutAt)
+        } else if let Some(n) = model.strip_prefix("reset_at_") {
+            scenario::number(n).map(ResetAt)
         } else {
             None
         };
@@ -517,6 +525,10 @@ pub(crate) fn stream_body(model: Model) -> Option<String> {
         }
         Model::Stall => text_blocks()[0].to_string(),
         Model::Long(n) => long_events(n).to_sse(true),
+        // The fixture is ASCII, so every prefix is a string.
+        Model::CutAt(n) | Model::ResetAt(n) => {
+            FUNCTION_CALL_SSE[..n.min(FUNCTION_CALL_SSE.len())].to_string()
+        }
         Model::Status(_) | Model::Script(_) => return None,
     })
 }
@@ -524,7 +536,7 @@ pub(crate) fn stream_body(model: Model) -> Option<String> {
 /// The exact non-streamed body of a fixed scenario.
 pub(crate) fn json_body(model: Model) -> Option<String> {
     Some(match model {
-        Model::FunctionCall => FUNCTION_CALL_JSON.to_string(),
+        Model::FunctionCall | Model::CutAt(_) | Model::ResetAt(_) => FUNCTION_CALL_JSON.to_string(),
         Model::Failed => FAILED_JSON.to_string(),
         Model::Incomplete => INCOMPLETE_JSON.to_string(),
         Model::Long(n) => {
@@ -624,6 +636,14 @@ pub(crate) async fn respond(
             Ok(After::KeepAlive)
         }
         Model::Long(n) => long(ex, n).await,
+        cut_model @ (Model::CutAt(n) | Model::ResetAt(n)) => {
+            let blocks: Vec<&str> = FUNCTION_CALL_SSE.split_inclusive("\n\n").collect();
+            let cut = match cut_model {
+                Model::CutAt(_) => scenario::Cut::End,
+                _ => scenario::Cut::Reset,
+            };
+            scenario::prefix(ex, &blocks, n, cut).await
+        }
         model => {
             let body = stream_body(model).expect("a fixed stream");
             ex.start_stream().await?;
@@ -773,5 +793,15 @@ mod tests {
         assert_eq!(Model::parse("long_x"), Model::Text);
         assert_eq!(Model::parse("status_503"), Model::Status(503));
         assert_eq!(Model::parse("status_200"), Model::Text);
+        assert_eq!(Model::parse("cut_at_12"), Model::CutAt(12));
+        assert_eq!(Model::parse("reset_at_0"), Model::ResetAt(0));
+        assert_eq!(Model::parse("cut_at_-1"), Model::Text);
+        let whole = stream_body(Model::FunctionCall).unwrap();
+        assert!(
+            whole.is_ascii(),
+            "every prefix of the fixture must be a string"
+        );
+        assert_eq!(stream_body(Model::CutAt(10)).unwrap(), whole[..10]);
+        assert_eq!(stream_body(Model::ResetAt(1 << 20)).unwrap(), whole);
     }
 }

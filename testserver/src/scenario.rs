@@ -31,12 +31,19 @@ pub(crate) enum Scenario {
     CloseBeforeHeaders,
     ErrorEvent,
     Long(usize),
-    Slow { ms: u64, n: usize },
+    Slow {
+        ms: u64,
+        n: usize,
+    },
     OddFraming,
     NotJson,
     WrongContentType,
     Big(usize),
     Echo,
+    /// `cut_at_<N>`: the reference stream's first N bytes, then a clean end of body.
+    CutAt(usize),
+    /// `reset_at_<N>`: the reference stream's first N bytes, then a reset.
+    ResetAt(usize),
     Tools(tools::Script),
 }
 
@@ -94,6 +101,10 @@ impl Scenario {
             })
         } else if let Some(mib) = thread_id.strip_prefix("big_") {
             number(mib).map(Big)
+        } else if let Some(n) = thread_id.strip_prefix("cut_at_") {
+            number(n).map(CutAt)
+        } else if let Some(n) = thread_id.strip_prefix("reset_at_") {
+            number(n).map(ResetAt)
         } else {
             None
         };
@@ -288,6 +299,9 @@ pub(crate) async fn respond(
             Ok(After::KeepAlive)
         }
         Scenario::NotJson | Scenario::WrongContentType => reference(ex, stream).await,
+        Scenario::CutAt(_) | Scenario::ResetAt(_) if !stream => reference(ex, false).await,
+        Scenario::CutAt(n) => prefix(ex, &reference_blocks(), n, Cut::End).await,
+        Scenario::ResetAt(n) => prefix(ex, &reference_blocks(), n, Cut::Reset).await,
         Scenario::Big(mib) => big(ex, mib, stream).await,
         Scenario::Echo => {
             let received = body.to_string();
@@ -330,6 +344,73 @@ async fn status_error(
     ex.error(status, &message, kind, param, code, extra).await?;
     Ok(After::KeepAlive)
 }
+
+/// How a `cut_at_<N>` / `reset_at_<N>` answer ends once its N bytes are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Cut {
+    /// The chunked terminator: a clean end of body.
+    End,
+    /// An RST (SO_LINGER 0), once the bytes have left.
+    Reset,
+}
+
+/// A 200 event stream whose body is exactly the first `n` bytes of `blocks` joined (all of
+/// them when `n` is larger), written one chunk per block as the whole stream would be (the
+/// last one cut), then ended as `cut` says.
+pub(crate) async fn prefix(
+    ex: &mut Exchange<'_>,
+    blocks: &[&str],
+    n: usize,
+    cut: Cut,
+) -> io::Result<After> {
+    ex.start_stream().await?;
+    let mut left = n;
+    for block in blocks {
+        if left == 0 {
+            break;
+        }
+        let take = left.min(block.len());
+        ex.chunk(&block.as_bytes()[..take]).await?;
+        left -= take;
+    }
+    match cut {
+        Cut::End => ex.end_stream().await,
+        Cut::Reset => {
+            settle_before_reset(&ex.conn.stream).await;
+            Ok(After::Reset)
+        }
+    }
+}
+
+/// Waits until the kernel has sent everything written on `stream` (an RST discards what is
+/// still unsent, which would cut the body short of its N bytes), then a moment more for
+/// loopback to deliver it ahead of the RST. At most about a second.
+async fn settle_before_reset(stream: &tokio::net::TcpStream) {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd;
+        extern "C" {
+            fn ioctl(fd: i32, request: std::ffi::c_ulong, ...) -> i32;
+        }
+        /// Linux's SIOCOUTQNSD: the bytes in the send queue not yet sent.
+        const SIOCOUTQNSD: std::ffi::c_ulong = 0x894B;
+        let fd = stream.as_raw_fd();
+        for _ in 0..1000 {
+            let mut unsent: i32 = 0;
+            // SAFETY: `ioctl` is the C library's; `fd` is an open TCP socket that `stream`
+            // keeps open for the call, and SIOCOUTQNSD writes one int to the pointer given.
+            let status = unsafe { ioctl(fd, SIOCOUTQNSD, &mut unsent as *mut i32) };
+            if status != 0 || unsent == 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    }
+    tokio::time::sleep(RESET_GRACE).await;
+}
+
+/// How long a `reset_at_<N>` answer waits, once its bytes have left, before the RST.
+const RESET_GRACE: Duration = Duration::from_millis(2);
 
 /// Writes each block as its own chunk (one write each).
 async fn write_blocks(ex: &mut Exchange<'_>, blocks: &[&str]) -> io::Result<()> {
@@ -482,6 +563,11 @@ mod tests {
         assert_eq!(Scenario::parse("slow_5"), Scenario::Reference);
         assert_eq!(Scenario::parse("big_2"), Scenario::Big(2));
         assert_eq!(Scenario::parse("echo"), Scenario::Echo);
+        assert_eq!(Scenario::parse("cut_at_0"), Scenario::CutAt(0));
+        assert_eq!(Scenario::parse("cut_at_6862"), Scenario::CutAt(6862));
+        assert_eq!(Scenario::parse("reset_at_17"), Scenario::ResetAt(17));
+        assert_eq!(Scenario::parse("cut_at_"), Scenario::Reference);
+        assert_eq!(Scenario::parse("reset_at_x"), Scenario::Reference);
     }
 
     #[test]
