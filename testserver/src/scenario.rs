@@ -376,7 +376,7 @@ pub(crate) async fn prefix(
     match cut {
         Cut::End => ex.end_stream().await,
         Cut::Reset => {
-            settle_before_reset(&ex.conn.stream).await;
+            settle_before_reset(ex.conn.stream.tcp()).await;
             Ok(After::Reset)
         }
     }

@@ -164,9 +164,14 @@ impl Stream {
     /// SO_LINGER 0 on the TCP socket: dropping it then sends an RST (for TLS, without a
     /// close_notify first, as a cut connection would).
     pub(crate) fn set_zero_linger(&self) -> io::Result<()> {
+        self.tcp().set_zero_linger()
+    }
+
+    /// The TCP socket underneath (for TLS, the one the records travel on).
+    pub(crate) fn tcp(&self) -> &TcpStream {
         match self {
-            Stream::Plain(tcp) => tcp.set_zero_linger(),
-            Stream::Tls(tls) => tls.get_ref().0.set_zero_linger(),
+            Stream::Plain(tcp) => tcp,
+            Stream::Tls(tls) => tls.get_ref().0,
         }
     }
 }
