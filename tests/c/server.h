@@ -21,15 +21,20 @@ static int server_port(void) {
     return atoi(url + strlen(prefix));
 }
 
+/* A TCP socket and the address of 127.0.0.1:`port`. */
+CHECK_MAYBE_UNUSED static int loopback_socket(int port, struct sockaddr_in *addr) {
+    memset(addr, 0, sizeof *addr);
+    addr->sin_family = AF_INET;
+    addr->sin_port = htons((uint16_t)port);
+    addr->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    return socket(AF_INET, SOCK_STREAM, 0);
+}
+
 /* GET `path` from the test server over a plain socket; returns the body (the caller frees it),
  * or exits when the server cannot be asked. */
-static char *server_get(const char *path) {
+CHECK_MAYBE_UNUSED static char *server_get(const char *path) {
     struct sockaddr_in addr;
-    memset(&addr, 0, sizeof addr);
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons((uint16_t)server_port());
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    int fd = loopback_socket(server_port(), &addr);
     struct timeval limit = {10, 0};
     if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit) != 0 ||
         connect(fd, (struct sockaddr *)&addr, sizeof addr) != 0) {
@@ -69,7 +74,7 @@ static char *server_get(const char *path) {
 /* Decodes the JSON string literal starting at `p` (just after its opening quote) into a new
  * string the caller frees. Enough of JSON for what the server writes: the short escapes and
  * \uXXXX, surrogate pairs included. */
-static char *json_unescape(const char *p) {
+CHECK_MAYBE_UNUSED static char *json_unescape(const char *p) {
     char *out = (char *)malloc(strlen(p) + 1);
     size_t n = 0;
     while (*p && *p != '"') {

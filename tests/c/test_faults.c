@@ -1,14 +1,9 @@
 /* The faults a server and the network can throw at a submission, as a C program sees them:
  * for each, the status, what the error says, which events reached the callback, and (from the
  * test server's record of requests) how many attempts were made and when they arrived. */
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <sys/time.h>
 #include <time.h>
-#include <unistd.h>
 
-#include "check.h"
+#include "server.h"
 
 #define MAX_ATTEMPTS 8
 
@@ -31,65 +26,6 @@ static const char *unique_run(const char *what) {
 #endif
     snprintf(out, sizeof run[0], "run_%s_%s_%ld", what, lang, (long)getpid());
     return out;
-}
-
-static int test_server_port(void) {
-    const char *url = test_base_url();
-    const char *prefix = "http://127.0.0.1:";
-    if (strncmp(url, prefix, strlen(prefix)) != 0) {
-        fprintf(stderr, "unexpected test server URL %s\n", url);
-        exit(2);
-    }
-    return atoi(url + strlen(prefix));
-}
-
-static int loopback_socket(int port, struct sockaddr_in *addr) {
-    memset(addr, 0, sizeof *addr);
-    addr->sin_family = AF_INET;
-    addr->sin_port = htons((uint16_t)port);
-    addr->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    return socket(AF_INET, SOCK_STREAM, 0);
-}
-
-/* GET `path` from the test server over a plain socket; returns the body (the caller frees it),
- * or exits when the server cannot be asked. */
-static char *server_get(const char *path) {
-    struct sockaddr_in addr;
-    int fd = loopback_socket(test_server_port(), &addr);
-    struct timeval limit = {10, 0};
-    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit) != 0 ||
-        connect(fd, (struct sockaddr *)&addr, sizeof addr) != 0) {
-        perror("connecting to the test server");
-        exit(2);
-    }
-    char request[512];
-    int n = snprintf(request, sizeof request,
-                     "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n", path);
-    if (send(fd, request, (size_t)n, 0) != n) {
-        perror("asking the test server");
-        exit(2);
-    }
-    size_t cap = 1 << 16, len = 0;
-    char *answer = (char *)malloc(cap);
-    for (;;) {
-        if (len + 1 == cap) answer = (char *)realloc(answer, cap *= 2);
-        ssize_t got = recv(fd, answer + len, cap - len - 1, 0);
-        if (got < 0) {
-            perror("reading the test server's answer");
-            exit(2);
-        }
-        if (got == 0) break; /* Connection: close ends the answer */
-        len += (size_t)got;
-    }
-    close(fd);
-    answer[len] = '\0';
-    char *body = strstr(answer, "\r\n\r\n");
-    if (strncmp(answer, "HTTP/1.1 200 ", 13) != 0 || !body) {
-        fprintf(stderr, "the test server answered %s: %.80s\n", path, answer);
-        exit(2);
-    }
-    memmove(answer, body + 4, strlen(body + 4) + 1);
-    return answer;
 }
 
 /* How many requests for `run_id` the server has received, with their arrival times (the

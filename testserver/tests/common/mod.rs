@@ -1,5 +1,4 @@
-//! Raw HTTP client helpers shared by the Responses and tool-loop tests (the same as the ones
-//! in `tests/server.rs`, which predates this module).
+//! Raw HTTP client helpers shared by the test server's integration tests.
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader, Read, Write};
