@@ -4,11 +4,10 @@
 use std::ffi::{c_char, c_void, CString};
 
 use super::{
-    arg_out, arg_ref, guard_status, oairun_client, oairun_error, oairun_event,
-    oairun_event_callback, oairun_response_request, oairun_status,
+    arg_out, arg_ref, event_callback, guard_status, oairun_client, oairun_error,
+    oairun_event_callback, oairun_response_request, oairun_status, UserData,
 };
 use crate::error::Error;
-use crate::event::Event;
 
 /// Creates a response and waits for it: `POST <base_url>/responses` with the request's fields
 /// and `"stream":false`. No `OpenAI-Beta` header is sent. The calling thread blocks until the
@@ -85,12 +84,9 @@ pub unsafe extern "C" fn oairun_create_response_stream(
         let client = arg_ref("client", client)?;
         let request = arg_ref("request", request)?;
         let cb = cb.ok_or_else(|| Error::invalid("cb must not be NULL"))?;
-        client
-            .inner
-            .create_response_stream(&request.inner, |event: &Event| {
-                let lent = oairun_event::lend(event);
-                // SAFETY: cb is the caller's callback, called as the header documents.
-                unsafe { cb(&lent, user_data) == 0 }
-            })
+        client.inner.create_response_stream(
+            &request.inner,
+            event_callback(Some(cb), UserData(user_data)),
+        )
     })
 }

@@ -5,11 +5,10 @@ use std::ffi::{c_char, c_void, CString};
 
 use super::submit::submission;
 use super::{
-    arg_out, arg_ref, guard, guard_status, into_raw, oairun_client, oairun_error, oairun_event,
+    arg_out, arg_ref, event_callback, guard, guard_status, into_raw, oairun_client, oairun_error,
     oairun_event_callback, oairun_response_request, oairun_status, oairun_tool_outputs, UserData,
 };
 use crate::error::{Error, Result};
-use crate::event::Event;
 use crate::submission::Submission;
 
 /// A submission in flight, started by `oairun_submit_tool_outputs_stream_start` or
@@ -90,11 +89,7 @@ pub unsafe extern "C" fn oairun_submit_tool_outputs_stream_start(
             thread_id,
             run_id,
             &outputs.inner,
-            move |event: &Event| {
-                let lent = oairun_event::lend(event);
-                // SAFETY: cb is the caller's callback, called as the header documents.
-                unsafe { cb(&lent, user_data.get()) == 0 }
-            },
+            event_callback(Some(cb), user_data),
         )?;
         *out = into_raw(oairun_stream { inner });
         Ok(())
@@ -148,10 +143,7 @@ pub unsafe extern "C" fn oairun_submit_tool_outputs_start(
                 complete(cb, result, user_data.get());
             },
         )?;
-        match out {
-            None => inner.detach(),
-            Some(out) => *out = into_raw(oairun_stream { inner }),
-        }
+        hand_out(inner, out);
         Ok(())
     })
 }
@@ -256,10 +248,7 @@ pub unsafe extern "C" fn oairun_create_response_start(
                 .create_response_start(&request.inner, move |result: Result<String>| {
                     complete(cb, result, user_data.get());
                 })?;
-        match out {
-            None => inner.detach(),
-            Some(out) => *out = into_raw(oairun_stream { inner }),
-        }
+        hand_out(inner, out);
         Ok(())
     })
 }
@@ -288,15 +277,18 @@ pub unsafe extern "C" fn oairun_create_response_stream_start(
         let cb = cb.ok_or_else(|| Error::invalid("cb must not be NULL"))?;
         let out = arg_out("out", out)?;
         let user_data = UserData(user_data);
-        let inner =
-            client
-                .inner
-                .create_response_stream_start(&request.inner, move |event: &Event| {
-                    let lent = oairun_event::lend(event);
-                    // SAFETY: cb is the caller's callback, called as the header documents.
-                    unsafe { cb(&lent, user_data.get()) == 0 }
-                })?;
+        let inner = client
+            .inner
+            .create_response_stream_start(&request.inner, event_callback(Some(cb), user_data))?;
         *out = into_raw(oairun_stream { inner });
         Ok(())
     })
+}
+
+/// Hands a started call's handle to the caller, or, when `out` is NULL, lets it run detached.
+fn hand_out(inner: Submission, out: Option<&mut *mut oairun_stream>) {
+    match out {
+        None => inner.detach(),
+        Some(out) => *out = into_raw(oairun_stream { inner }),
+    }
 }

@@ -4,7 +4,7 @@ use std::ffi::{c_char, c_int, c_void, CString};
 
 use super::{
     arg_out, arg_ref, arg_str, guard_status, oairun_client, oairun_error, oairun_event,
-    oairun_status, oairun_tool_outputs,
+    oairun_status, oairun_tool_outputs, UserData,
 };
 use crate::error::{Error, Result};
 use crate::event::Event;
@@ -21,6 +21,23 @@ use crate::event::Event;
 /// stream (the connection is dropped and the submission ends with `OAIRUN_CANCELLED`).
 pub type oairun_event_callback =
     Option<unsafe extern "C" fn(event: *const oairun_event, user_data: *mut c_void) -> c_int>;
+
+/// The caller's event callback as the Rust one oairun calls, on whichever thread: each event is
+/// lent to `cb` for the call; non-zero stops. A NULL `cb` (a tool loop's optional `on_event`)
+/// always goes on.
+pub(super) fn event_callback(
+    cb: oairun_event_callback,
+    user_data: UserData,
+) -> impl FnMut(&Event) -> bool + Send + 'static {
+    move |event: &Event| match cb {
+        None => true,
+        Some(cb) => {
+            let lent = oairun_event::lend(event);
+            // SAFETY: cb is the caller's callback, called as the header documents.
+            unsafe { cb(&lent, user_data.get()) == 0 }
+        }
+    }
+}
 
 /// Checks the arguments shared by both submissions and borrows them.
 ///
@@ -138,11 +155,7 @@ pub unsafe extern "C" fn oairun_submit_tool_outputs_stream(
             thread_id,
             run_id,
             &outputs.inner,
-            |event: &Event| {
-                let lent = oairun_event::lend(event);
-                // SAFETY: cb is the caller's callback, called as the header documents.
-                unsafe { cb(&lent, user_data) == 0 }
-            },
+            event_callback(Some(cb), UserData(user_data)),
         )
     })
 }

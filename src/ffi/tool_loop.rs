@@ -5,12 +5,11 @@ use std::ffi::{c_char, c_int, c_void, CString};
 
 use super::submit::submission;
 use super::{
-    arg_mut, arg_ref, arg_str, guard_status, oairun_client, oairun_error, oairun_event,
+    arg_mut, arg_ref, arg_str, event_callback, guard_status, oairun_client, oairun_error,
     oairun_event_callback, oairun_response_request, oairun_status, oairun_tool_call,
-    oairun_tool_outputs,
+    oairun_tool_outputs, UserData,
 };
 use crate::error::{Error, ErrorKind, Result};
-use crate::event::Event;
 use crate::tool_calls::ToolCall;
 
 /// Where an `oairun_tool_handler` puts the output of the call it ran. Lent to the handler for
@@ -95,18 +94,6 @@ fn handler(
     }
 }
 
-/// The Rust event callback over an optional C one: none goes on always.
-fn on_event(cb: oairun_event_callback, user_data: *mut c_void) -> impl FnMut(&Event) -> bool {
-    move |event: &Event| match cb {
-        None => true,
-        Some(cb) => {
-            let lent = oairun_event::lend(event);
-            // SAFETY: cb is the caller's callback, called as the header documents.
-            unsafe { cb(&lent, user_data) == 0 }
-        }
-    }
-}
-
 /// Hands the final JSON to the caller, when it asked for it.
 fn give(json: String, final_json: Option<&mut *mut c_char>) -> Result<()> {
     if let Some(out) = final_json {
@@ -174,7 +161,7 @@ pub unsafe extern "C" fn oairun_run_tool_loop(
             &first.inner,
             max_turns,
             self::handler(run_handler, user_data),
-            self::on_event(on_event, user_data),
+            event_callback(on_event, UserData(user_data)),
         )?;
         give(json, final_json)
     })
@@ -233,7 +220,7 @@ pub unsafe extern "C" fn oairun_response_tool_loop(
             &first.inner,
             max_turns,
             self::handler(run_handler, user_data),
-            self::on_event(on_event, user_data),
+            event_callback(on_event, UserData(user_data)),
         )?;
         give(json, final_json)
     })
