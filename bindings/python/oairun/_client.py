@@ -408,23 +408,14 @@ class _Shared:
                 _ffi.lib.oairun_stream_cancel(self.handle)
 
 
-def _stream_started(
-    client: c_void_p,
-    thread: bytes,
-    run: bytes,
-    outputs: c_void_p,
-    deliver: Callable[[int], bool],
-    shared: _Shared,
-) -> None:
-    """Starts the stream through the non-blocking API and waits for its outcome on this thread;
-    ``deliver(event_ptr)`` runs on an oairun callback thread and returns True to stop."""
+def _run_started(start: Callable[..., int], deliver: Callable[[int], bool], shared: _Shared) -> None:
+    """Starts a stream through the non-blocking API (``start(cb, user_data, out, err)``) and
+    waits for its outcome on this thread; ``deliver(event_ptr)`` runs on an oairun callback
+    thread and returns True to stop."""
     with _ffi.registered(deliver) as handle:
         error = c_void_p()
         stream = c_void_p()
-        status = _ffi.lib.oairun_submit_tool_outputs_stream_start(
-            client, thread, run, outputs, _ffi.trampoline, handle.handle, byref(stream), byref(error)
-        )
-        _check(status, error)
+        _check(start(_ffi.trampoline, handle.handle, byref(stream), byref(error)), error)
         with shared.handle_lock:
             shared.handle = stream.value
         if shared.cancelled.is_set():  # closed before the handle was known
@@ -440,6 +431,24 @@ def _stream_started(
                 _ffi.lib.oairun_error_free(error)
             raise handle.record.exception
         _check(status, error)
+
+
+def _stream_started(
+    client: c_void_p,
+    thread: bytes,
+    run: bytes,
+    outputs: c_void_p,
+    deliver: Callable[[int], bool],
+    shared: _Shared,
+) -> None:
+    """The Assistants stream through :func:`_run_started`."""
+    _run_started(
+        lambda cb, user_data, out, err: _ffi.lib.oairun_submit_tool_outputs_stream_start(
+            client, thread, run, outputs, cb, user_data, out, err
+        ),
+        deliver,
+        shared,
+    )
 
 
 _END = object()

@@ -9,7 +9,7 @@ from ctypes import byref, c_void_p
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, Sequence, Union
 
 from . import _ffi
-from ._client import _END, Stream, _check, _encode, _Shared
+from ._client import _END, Stream, _check, _encode, _run_started, _Shared
 from ._events import Event
 from ._objects import Response, wrap
 from ._tools import check_max_turns, check_on_event, check_tools, run_loop, tool_definition
@@ -141,31 +141,6 @@ class _Request:
     def __exit__(self, *exc_info: object) -> None:
         ptr, self.ptr = self.ptr, c_void_p()
         _ffi.lib.oairun_response_request_free(ptr)
-
-
-def _run_started(start: Callable[..., int], deliver: Callable[[int], bool], shared: _Shared) -> None:
-    """Starts a stream through the non-blocking API (``start(cb, user_data, out, err)``) and
-    waits for its outcome on this thread; ``deliver(event_ptr)`` runs on an oairun callback
-    thread and returns True to stop."""
-    with _ffi.registered(deliver) as handle:
-        error = c_void_p()
-        stream = c_void_p()
-        _check(start(_ffi.trampoline, handle.handle, byref(stream), byref(error)), error)
-        with shared.handle_lock:
-            shared.handle = stream.value
-        if shared.cancelled.is_set():  # closed before the handle was known
-            _ffi.lib.oairun_stream_cancel(stream)
-        try:
-            status = _ffi.lib.oairun_stream_wait(stream, byref(error))
-        finally:
-            with shared.handle_lock:
-                shared.handle = None
-                _ffi.lib.oairun_stream_free(stream)
-        if handle.record.exception is not None:
-            if error.value:
-                _ffi.lib.oairun_error_free(error)
-            raise handle.record.exception
-        _check(status, error)
 
 
 class _ResponseStream(Stream):
