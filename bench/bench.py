@@ -1,10 +1,10 @@
 """The benchmark's driver, run by bench/run inside its virtual environment with the release
 test server up (OPENAI_BASE_URL, OPENAI_API_KEY set by scripts/with-testserver.sh).
 
-Runs every measurement of issue 5 several times, each in a fresh process, prints a table of
-medians, ratios and targets, and writes it to bench/results.md and into README.md's
-Performance section (between its markers). Settings (environment):
-BENCH_N (deltas of the throughput stream, default 100000), BENCH_ROUNDS (repetitions of the
+Runs every measurement of issue 5 (and the Responses stream of issue 9) several times, each in
+a fresh process, prints a table of medians, ratios and targets, and writes it to
+bench/results.md and into README.md's Performance section (between its markers). Settings
+(environment): BENCH_N (deltas of the throughput streams, one per endpoint, default 100000), BENCH_ROUNDS (repetitions of the
 fast consumers, default 7; the official SDK runs ceil(ROUNDS/2) times), BENCH_LATENCY_N
 (default 2000), BENCH_SCALE (streams, default 1000), BENCH_SCALE_EVENTS (default 1000).
 """
@@ -55,10 +55,21 @@ def run_json(argv, what):
     return result
 
 
-def curl_once(n):
-    body = json.dumps({"tool_outputs": [{"tool_call_id": "call_001", "output": "70 degrees and sunny."}],
-                       "stream": True})
-    url = f"{BASE_URL}/threads/long_{n}/runs/run_bench/submit_tool_outputs"
+# The two endpoints of the throughput measurement, in the table's order.
+ENDPOINTS = ("assistants", "responses")
+
+
+def curl_once(n, endpoint="assistants"):
+    if endpoint == "assistants":
+        body = json.dumps({"tool_outputs": [{"tool_call_id": "call_001", "output": "70 degrees and sunny."}],
+                           "stream": True})
+        url = f"{BASE_URL}/threads/long_{n}/runs/run_bench/submit_tool_outputs"
+    else:
+        body = json.dumps({"model": f"long_{n}",
+                           "input": [{"type": "function_call_output", "call_id": "call_001",
+                                      "output": "70 degrees and sunny."}],
+                           "stream": True})
+        url = f"{BASE_URL}/responses"
     done = subprocess.run(
         ["curl", "-sN", "-X", "POST", url, "-H", f"Authorization: Bearer {API_KEY}",
          "-H", "Content-Type: application/json", "-H", "Accept: text/event-stream",
@@ -70,12 +81,14 @@ def curl_once(n):
     return {"seconds": float(seconds), "bytes": int(size)}
 
 
-def c_stream(mode, n):
-    return run_json([os.path.join(BIN, "stream_consume"), mode, str(n)], f"C consumer {mode} {n}")
+def c_stream(mode, n, endpoint="assistants"):
+    return run_json([os.path.join(BIN, "stream_consume"), mode, str(n), endpoint],
+                    f"C consumer {mode} {n} {endpoint}")
 
 
-def py_stream(client, mode, n):
-    return run_json([sys.executable, CONSUME_PY, client, mode, str(n)], f"Python {client} {mode} {n}")
+def py_stream(client, mode, n, endpoint="assistants"):
+    return run_json([sys.executable, CONSUME_PY, client, mode, str(n), endpoint],
+                    f"Python {client} {mode} {n} {endpoint}")
 
 
 def median(results, key):
@@ -83,21 +96,25 @@ def median(results, key):
 
 
 def throughput():
-    consumers = {
-        "curl": (ROUNDS, lambda: curl_once(N)),
-        "c": (ROUNDS, lambda: c_stream("throughput", N)),
-        "python": (ROUNDS, lambda: py_stream("oairun", "throughput", N)),
-        "sdk": (SDK_ROUNDS, lambda: py_stream("openai", "throughput", N)),
-    }
-    runs = {name: [] for name in consumers}
-    # Rounds interleave the consumers, so a burst of load elsewhere on the machine spreads
-    # over all of them instead of landing on one.
+    """{endpoint: {consumer: [run, ...]}} for both endpoints' N-delta streams."""
+    consumers = {}
+    for endpoint in ENDPOINTS:
+        consumers[endpoint] = {
+            "curl": (ROUNDS, lambda e=endpoint: curl_once(N, e)),
+            "c": (ROUNDS, lambda e=endpoint: c_stream("throughput", N, e)),
+            "python": (ROUNDS, lambda e=endpoint: py_stream("oairun", "throughput", N, e)),
+            "sdk": (SDK_ROUNDS, lambda e=endpoint: py_stream("openai", "throughput", N, e)),
+        }
+    runs = {endpoint: {name: [] for name in consumers[endpoint]} for endpoint in ENDPOINTS}
+    # Rounds interleave the consumers and the endpoints, so a burst of load elsewhere on the
+    # machine spreads over all of them instead of landing on one.
     for round_ in range(ROUNDS):
-        for name, (repeat, measure) in consumers.items():
-            if round_ < repeat:
-                result = measure()
-                runs[name].append(result)
-                log(f"throughput round {round_ + 1}: {name} {result['seconds']:.4f} s")
+        for endpoint in ENDPOINTS:
+            for name, (repeat, measure) in consumers[endpoint].items():
+                if round_ < repeat:
+                    result = measure()
+                    runs[endpoint][name].append(result)
+                    log(f"throughput round {round_ + 1}: {endpoint} {name} {result['seconds']:.4f} s")
     return runs
 
 
@@ -151,32 +168,52 @@ def fmt_s(seconds):
     return f"{seconds * 1e3:.1f} ms" if seconds < 1 else f"{seconds:.2f} s"
 
 
+# Per endpoint: its name in the table, its delta event, how many events surround the deltas
+# in its long_N stream (head and tail), and the C function that streams it.
+THROUGHPUT_ENDPOINTS = {
+    "assistants": ("Assistants", "thread.message.delta", 6, "oairun_submit_tool_outputs_stream"),
+    "responses": ("Responses", "response.output_text.delta", 8, "oairun_create_response_stream"),
+}
+
+
 def table(t, lat, mem, sc, st):
-    curl = median(t["curl"], "seconds")
-    sdk = median(t["sdk"], "seconds")
-    c = median(t["c"], "seconds")
-    py = median(t["python"], "seconds")
-    wire = t["curl"][0]["bytes"]
     rows = []
 
     def row(*cells):
         rows.append("| " + " | ".join(cells) + " |")
 
-    rows.append(f"### Throughput: one stream of {N:,} `thread.message.delta` events "
-                f"({wire / 1e6:.1f} MB on the wire, {wire / (N + 6):.0f} bytes per event on average)")
+    wires = []
+    for endpoint in ENDPOINTS:
+        name, event, framing, _ = THROUGHPUT_ENDPOINTS[endpoint]
+        wire = t[endpoint]["curl"][0]["bytes"]
+        wires.append(f"{name}, `{event}`: {wire / 1e6:.1f} MB on the wire, "
+                     f"{wire / (N + framing):.0f} bytes per event on average")
+    rows.append(f"### Throughput: one stream of {N:,} text deltas per endpoint")
     rows.append("")
-    row("consumer", "median", "runs", "events/s", "vs curl", "SDK time / this", "target", "verdict")
-    row(*["---"] * 8)
-    row("curl -sN (floor, raw bytes to /dev/null)", fmt_s(curl), str(len(t["curl"])),
-        f"{N / curl:,.0f}", "1.00x", f"{sdk / curl:.1f}x", "", "")
-    row("C, `oairun_submit_tool_outputs_stream`", fmt_s(c), str(len(t["c"])), f"{N / c:,.0f}",
-        f"{c / curl:.2f}x", f"{sdk / c:.1f}x", "≥50x faster than SDK, ≤3x curl",
-        verdict(sdk / c >= 50 and c / curl <= 3))
-    row("Python, oairun binding (`stream=True`)", fmt_s(py), str(len(t["python"])),
-        f"{N / py:,.0f}", f"{py / curl:.2f}x", f"{sdk / py:.1f}x", "≥5x faster than SDK",
-        verdict(sdk / py >= 5))
-    row("Python, official `openai` SDK", fmt_s(sdk), str(len(t["sdk"])), f"{N / sdk:,.0f}",
-        f"{sdk / curl:.2f}x", "1.0x", "", "")
+    rows.append("; ".join(wires) + ". Each consumer reassembles the text from the deltas and "
+                "checks it; \"vs curl\" and \"SDK time / this\" compare with the same endpoint's "
+                "curl and SDK.")
+    rows.append("")
+    row("endpoint", "consumer", "median", "runs", "events/s", "vs curl", "SDK time / this",
+        "target", "verdict")
+    row(*["---"] * 9)
+    for endpoint in ENDPOINTS:
+        name, _, _, c_function = THROUGHPUT_ENDPOINTS[endpoint]
+        runs = t[endpoint]
+        curl = median(runs["curl"], "seconds")
+        sdk = median(runs["sdk"], "seconds")
+        c = median(runs["c"], "seconds")
+        py = median(runs["python"], "seconds")
+        row(name, "curl -sN (floor, raw bytes to /dev/null)", fmt_s(curl), str(len(runs["curl"])),
+            f"{N / curl:,.0f}", "1.00x", f"{sdk / curl:.1f}x", "", "")
+        row(name, f"C, `{c_function}`", fmt_s(c), str(len(runs["c"])), f"{N / c:,.0f}",
+            f"{c / curl:.2f}x", f"{sdk / c:.1f}x", "≥50x faster than SDK, ≤3x curl",
+            verdict(sdk / c >= 50 and c / curl <= 3))
+        row(name, "Python, oairun binding (`stream=True`)", fmt_s(py), str(len(runs["python"])),
+            f"{N / py:,.0f}", f"{py / curl:.2f}x", f"{sdk / py:.1f}x", "≥5x faster than SDK",
+            verdict(sdk / py >= 5))
+        row(name, "Python, official `openai` SDK", fmt_s(sdk), str(len(runs["sdk"])),
+            f"{N / sdk:,.0f}", f"{sdk / curl:.2f}x", "1.0x", "", "")
     rows.append("")
 
     interval_ms = median(lat["c"], "seconds") / LATENCY_N * 1e3
@@ -278,7 +315,8 @@ def main():
     started = datetime.datetime.now(datetime.timezone.utc)
     load_before = os.getloadavg()
     log(f"bench: N={N}, rounds={ROUNDS} (official SDK {SDK_ROUNDS}), server {BASE_URL}")
-    curl_once(1000)  # warm the server and the page cache
+    for endpoint in ENDPOINTS:
+        curl_once(1000, endpoint)  # warm the server and the page cache
     t = throughput()
     lat = latency()
     mem = memory()

@@ -4,7 +4,8 @@
  *
  * The expected text is derived here, independently of the server's code, from the generator
  * the test server documents (`oairun_testserver::long_text`, testserver/src/lib.rs): delta i of
- * a `long_N` or `slow_MS_N` stream carries word i % 18 of the fixed cycle below.
+ * a `long_N` or `slow_MS_N` stream carries word i % 18 of the fixed cycle below. The Responses
+ * `long_N` (`responses_long_text`) spells the same text, one word per output_text.delta.
  */
 #ifndef OAIRUN_BENCH_COMMON_H
 #define OAIRUN_BENCH_COMMON_H

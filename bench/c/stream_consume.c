@@ -1,14 +1,21 @@
 /*
- * The benchmark's C consumer: one streamed submission through
- * oairun_submit_tool_outputs_stream, the assistant text reassembled from the
- * thread.message.delta events and checked against the expected text (common.h).
+ * The benchmark's C consumer: one streamed call, the assistant text reassembled from its
+ * text deltas and checked against the expected text (common.h).
  *
- *   stream_consume throughput N   long_N: keeps the whole text, compares it at the end
- *   stream_consume memory N       long_N: checks each delta as it comes, keeps nothing, so the
- *                                 peak RSS is the library's and the program's fixed cost
- *   stream_consume latency N      slow_1_N: the server writes one delta per millisecond with
- *                                 its CLOCK_REALTIME write time in "sent_ns"; the callback reads
- *                                 the same clock on entry
+ *   stream_consume MODE N [ENDPOINT]
+ *
+ * ENDPOINT `assistants` (the default): oairun_submit_tool_outputs_stream to thread MODE's
+ * scenario, the text read from each thread.message.delta with common.h's delta_text.
+ * ENDPOINT `responses`: oairun_create_response_stream with `model` the scenario and one
+ * function_call_output input item, the text of each response.output_text.delta read with
+ * oairun_event_text_delta (the test server's Responses `long_N` spells the same text).
+ *
+ *   throughput N   long_N: keeps the whole text, compares it at the end
+ *   memory N       long_N: checks each delta as it comes, keeps nothing, so the peak RSS is the
+ *                  library's and the program's fixed cost
+ *   latency N      slow_1_N (assistants only): the server writes one delta per millisecond with
+ *                  its CLOCK_REALTIME write time in "sent_ns"; the callback reads the same clock
+ *                  on entry
  *
  * The server and key come from OPENAI_BASE_URL and OPENAI_API_KEY. Prints one JSON line of
  * measurements on stdout; exits non-zero when the stream fails or the text is wrong.
@@ -18,10 +25,12 @@
 #include "common.h"
 
 enum mode { THROUGHPUT, MEMORY, LATENCY };
+enum endpoint { ASSISTANTS, RESPONSES };
 
 struct consumer {
     enum mode mode;
-    size_t deltas;        /* thread.message.delta events seen */
+    enum endpoint endpoint;
+    size_t deltas;        /* text delta events seen */
     size_t events;        /* every event, done included */
     size_t data_bytes;    /* the events' data, summed */
     int bad_delta;        /* a delta without a readable text value */
@@ -41,6 +50,19 @@ static int on_event(const oairun_event *event, void *user_data) {
     const char *data = oairun_event_data(event, &len);
     c->events++;
     c->data_bytes += len;
+    if (c->endpoint == RESPONSES) {
+        if (oairun_event_kind(event) != OAIRUN_KIND_RESPONSE_OUTPUT_TEXT_DELTA) return 0;
+        c->deltas++;
+        size_t text_len = 0;
+        const char *text = oairun_event_text_delta(event, &text_len);
+        if (!text) {
+            c->bad_delta = 1;
+            return 0;
+        }
+        if (c->mode == THROUGHPUT) buf_put(&c->text, text, text_len);
+        else expect_feed(&c->check, text, text_len);
+        return 0;
+    }
     if (oairun_event_kind(event) != OAIRUN_KIND_THREAD_MESSAGE_DELTA) return 0;
     c->deltas++;
     if (c->mode == THROUGHPUT) {
@@ -64,8 +86,8 @@ static int on_event(const oairun_event *event, void *user_data) {
 }
 
 int main(int argc, char **argv) {
-    if (argc != 3) {
-        fprintf(stderr, "usage: stream_consume throughput|memory|latency N\n");
+    if (argc != 3 && argc != 4) {
+        fprintf(stderr, "usage: stream_consume throughput|memory|latency N [assistants|responses]\n");
         return 2;
     }
     struct consumer c;
@@ -74,9 +96,17 @@ int main(int argc, char **argv) {
     else if (strcmp(argv[1], "memory") == 0) c.mode = MEMORY;
     else if (strcmp(argv[1], "latency") == 0) c.mode = LATENCY;
     else { fprintf(stderr, "stream_consume: unknown mode %s\n", argv[1]); return 2; }
+    const char *endpoint = argc == 4 ? argv[3] : "assistants";
+    if (strcmp(endpoint, "assistants") == 0) c.endpoint = ASSISTANTS;
+    else if (strcmp(endpoint, "responses") == 0) c.endpoint = RESPONSES;
+    else { fprintf(stderr, "stream_consume: unknown endpoint %s\n", endpoint); return 2; }
+    if (c.endpoint == RESPONSES && c.mode == LATENCY) {
+        fprintf(stderr, "stream_consume: the Responses test server has no slow scenario\n");
+        return 2;
+    }
     size_t n = (size_t)strtoull(argv[2], NULL, 10);
-    char thread_id[64];
-    snprintf(thread_id, sizeof thread_id, c.mode == LATENCY ? "slow_1_%zu" : "long_%zu", n);
+    char scenario[64];
+    snprintf(scenario, sizeof scenario, c.mode == LATENCY ? "slow_1_%zu" : "long_%zu", n);
     c.check.total_words = n;
     if (c.mode == LATENCY) {
         c.latency_cap = n;
@@ -87,10 +117,25 @@ int main(int argc, char **argv) {
     oairun_tool_outputs *outputs = NULL;
     if (!bench_client("stream_consume", &client, &outputs)) return 1;
     oairun_error *err = NULL;
+    /* The Responses request: the scenario as the model, the same one tool output as the
+     * Assistants submission, as a function_call_output item. Built before the clock starts. */
+    oairun_response_request *request = NULL;
+    if (c.endpoint == RESPONSES) {
+        request = oairun_response_request_new();
+        if (!request || oairun_response_request_set_model(request, scenario) != OAIRUN_OK ||
+            oairun_response_request_add_function_call_output(request, "call_001",
+                                                             "70 degrees and sunny.") != OAIRUN_OK) {
+            fprintf(stderr, "stream_consume: could not build the Responses request\n");
+            return 1;
+        }
+    }
 
     double start = mono_seconds();
-    oairun_status status = oairun_submit_tool_outputs_stream(client, thread_id, "run_bench",
-                                                             outputs, on_event, &c, &err);
+    oairun_status status =
+        c.endpoint == RESPONSES
+            ? oairun_create_response_stream(client, request, on_event, &c, &err)
+            : oairun_submit_tool_outputs_stream(client, scenario, "run_bench", outputs, on_event,
+                                                &c, &err);
     double seconds = mono_seconds() - start;
 
     int ok = 1;
@@ -125,9 +170,9 @@ int main(int argc, char **argv) {
     }
 
     long rss = max_rss_kib();
-    printf("{\"mode\":\"%s\",\"n\":%zu,\"ok\":%s,\"seconds\":%.6f,\"events\":%zu,"
+    printf("{\"endpoint\":\"%s\",\"mode\":\"%s\",\"n\":%zu,\"ok\":%s,\"seconds\":%.6f,\"events\":%zu,"
            "\"data_bytes\":%zu,\"text_bytes\":%zu,\"peak_rss_kib\":%ld",
-           argv[1], n, ok ? "true" : "false", seconds, c.events, c.data_bytes,
+           endpoint, argv[1], n, ok ? "true" : "false", seconds, c.events, c.data_bytes,
            c.mode == THROUGHPUT ? c.text.len : 0, rss);
     if (c.mode == LATENCY && c.deltas > 0 && !c.bad_stamp) {
         qsort(c.latency_ns, c.deltas, sizeof *c.latency_ns, cmp_u64);
@@ -140,6 +185,7 @@ int main(int argc, char **argv) {
     free(c.latency_ns);
     buf_free(&c.text);
     buf_free(&c.scratch);
+    oairun_response_request_free(request);
     oairun_tool_outputs_free(outputs);
     oairun_client_free(client);
     return ok ? 0 : 1;

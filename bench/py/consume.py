@@ -1,14 +1,19 @@
-"""The benchmark's Python consumers: one streamed submission, the assistant text reassembled
-from the thread.message.delta events and checked against the expected text.
+"""The benchmark's Python consumers: one streamed call, the assistant text reassembled from
+its text deltas and checked against the expected text.
 
-    python consume.py oairun|openai throughput|latency N
+    python consume.py oairun|openai throughput|latency N [assistants|responses]
 
-`oairun` uses the oairun binding (`Client.submit_tool_outputs(..., stream=True)`), `openai`
-the official SDK (`client.beta.threads.runs.submit_tool_outputs(..., stream=True)`). Both read
-the server and key from OPENAI_BASE_URL and OPENAI_API_KEY. `throughput` reads `long_N`;
-`latency` reads `slow_1_N`, where the server writes one delta per millisecond with its
-CLOCK_REALTIME write time in "sent_ns", and the time is read again as the loop receives each
-event. Prints one JSON line; exits 1 when the stream fails or the text is wrong.
+`assistants` (the default): `oairun` uses the oairun binding
+(`Client.submit_tool_outputs(..., stream=True)`), `openai` the official SDK
+(`client.beta.threads.runs.submit_tool_outputs(..., stream=True)`), the text read from each
+thread.message.delta. `responses`: both use `client.responses.create(model=<scenario>,
+input=[one function_call_output item], stream=True)`, the text read from each
+response.output_text.delta (the test server's Responses `long_N` spells the same text).
+Both read the server and key from OPENAI_BASE_URL and OPENAI_API_KEY. `throughput` reads
+`long_N`; `latency` (assistants only) reads `slow_1_N`, where the server writes one delta per
+millisecond with its CLOCK_REALTIME write time in "sent_ns", and the time is read again as the
+loop receives each event. Prints one JSON line; exits 1 when the stream fails or the text is
+wrong.
 """
 
 import json
@@ -26,6 +31,8 @@ LONG_WORDS = [
 ]
 
 OUTPUTS = [{"tool_call_id": "call_001", "output": "70 degrees and sunny."}]
+# The same tool output as a Responses input item.
+INPUT = [{"type": "function_call_output", "call_id": "call_001", "output": "70 degrees and sunny."}]
 
 
 def peak_rss_kib():
@@ -75,15 +82,56 @@ def openai_stream(thread_id):
     return events
 
 
+def oairun_responses_stream(model):
+    from oairun import Client
+
+    client = Client()
+
+    def events():
+        stream = client.responses.create(model=model, input=INPUT, stream=True)
+        for event in stream:
+            if event.event == "response.output_text.delta":
+                yield event.data["delta"], None
+
+    return events
+
+
+def openai_responses_stream(model):
+    import openai
+
+    client = openai.OpenAI()
+
+    def events():
+        stream = client.responses.create(model=model, input=INPUT, stream=True)
+        for event in stream:
+            if event.type == "response.output_text.delta":
+                yield event.delta, None
+
+    return events
+
+
+STREAMS = {
+    ("oairun", "assistants"): oairun_stream,
+    ("openai", "assistants"): openai_stream,
+    ("oairun", "responses"): oairun_responses_stream,
+    ("openai", "responses"): openai_responses_stream,
+}
+
+
 def main():
-    if len(sys.argv) != 4 or sys.argv[1] not in ("oairun", "openai") or sys.argv[2] not in (
-        "throughput",
-        "latency",
+    args = sys.argv[1:]
+    endpoint = args.pop() if len(args) == 4 else "assistants"
+    if (
+        len(args) != 3
+        or (args[0], endpoint) not in STREAMS
+        or args[1] not in ("throughput", "latency")
+        or (endpoint, args[1]) == ("responses", "latency")
     ):
-        sys.exit("usage: consume.py oairun|openai throughput|latency N")
-    client, mode, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
-    thread_id = f"long_{n}" if mode == "throughput" else f"slow_1_{n}"
-    events = (oairun_stream if client == "oairun" else openai_stream)(thread_id)
+        sys.exit("usage: consume.py oairun|openai throughput|latency N [assistants|responses]"
+                 " (latency: assistants only)")
+    client, mode, n = args[0], args[1], int(args[2])
+    scenario = f"long_{n}" if mode == "throughput" else f"slow_1_{n}"
+    events = STREAMS[client, endpoint](scenario)
 
     parts = []
     latencies = []
@@ -104,6 +152,7 @@ def main():
               f"{text == expected_text(n)}", file=sys.stderr)
     result = {
         "client": client,
+        "endpoint": endpoint,
         "mode": mode,
         "n": n,
         "ok": ok,
