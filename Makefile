@@ -38,7 +38,7 @@ DESTDIR    ?=
 INSTALL_VARS = PREFIX="$(PREFIX)" LIBDIR="$(LIBDIR)" INCLUDEDIR="$(INCLUDEDIR)" \
                DATADIR="$(DATADIR)" DESTDIR="$(DESTDIR)"
 
-.PHONY: build release examples demo test test-rust test-c test-cpp test-python test-install install uninstall bench clean
+.PHONY: build release examples demo test test-rust test-c test-cpp test-python test-install install uninstall bench soak clean
 
 build:
 	$(CARGO) build --workspace
@@ -136,6 +136,19 @@ uninstall:
 # The benchmark (release build; not part of make test): see README, Performance.
 bench:
 	bench/run
+
+# The soak test (release build; not part of make test): SOAK_N submissions from SOAK_THREADS
+# threads on one client, both APIs, every kind of call and fault, with RSS and descriptors
+# watched (bench/c/soak.c; README, Reliability).
+SOAK_N       ?= 100000
+SOAK_THREADS ?= 16
+soak: release
+	$(CARGO) build --release -p oairun-testserver
+	mkdir -p target/bench
+	$(CC) -O2 $(WARN) -std=gnu11 -D_GNU_SOURCE -Iinclude -Ibench/c bench/c/soak.c -o target/bench/soak \
+	  -Ltarget/release -loairun -Wl,-rpath,$(abspath target/release) -lpthread -lm
+	OAIRUN_TESTSERVER=target/release/oairun-testserver scripts/with-testserver.sh \
+	  target/bench/soak $(SOAK_N) $(SOAK_THREADS)
 
 clean:
 	$(CARGO) clean
