@@ -15,8 +15,9 @@
  * cancelled with oairun_stream_cancel either at once (even i) or once their first event has
  * arrived (odd i, bounded wait of 5 s), then waited for (OAIRUN_CANCELLED) and freed.
  *
- * Every 0.5 s the sampler records VmRSS (/proc/self/status) and the number of open file
- * descriptors (/proc/self/fd), and every 2 s asks the test server to forget what it recorded
+ * Every 0.5 s the sampler records VmRSS (/proc/self/status), the heap in use (mallinfo2: what
+ * malloc handed out and has not had back, which tells a leak from an allocator keeping freed
+ * memory) and the number of open file descriptors (/proc/self/fd), and every 2 s asks the test server to forget what it recorded
  * (POST /_test/reset), so that the server's request record stays small.
  *
  * Targets (exit 1 when one is missed):
@@ -24,7 +25,7 @@
  * - RSS flat after warm-up: the largest sample after the first 10 % of submissions minus the
  *   RSS when the 10 % were done is at most 4 MiB;
  * - descriptors back to their start: the start is counted after a warm-up client has made one
- *   submission of every kind and been freed (so the runtime's own descriptors, its epoll and
+ *   two submissions of every kind and been freed (so the runtime's own descriptors, its epoll and
  *   eventfd, which appear at the first submission and stay for the process's life, are in
  *   it; the count before any oairun call is printed too); the end is counted 1 s after the
  *   soak client was freed.
@@ -32,6 +33,7 @@
  */
 #include <arpa/inet.h>
 #include <dirent.h>
+#include <malloc.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
@@ -89,6 +91,7 @@ struct sample {
     double t;   /* seconds since the soak client was created */
     long done;  /* submissions finished */
     long rss_kib;
+    long heap_kib; /* bytes malloc has handed out and not had back (mallinfo2), in KiB */
     long fds;
 };
 
@@ -98,7 +101,7 @@ static long total, warm_count;
 static atomic_long next_index, done_count;
 static atomic_long per_kind[KIND_COUNT], per_kind_mismatch[KIND_COUNT];
 static atomic_long mismatches, cancelled_mid_stream, events_seen, resets, resets_asked;
-static atomic_long warm_rss = -1;
+static atomic_long warm_rss = -1, warm_heap = -1;
 static atomic_int sampling = 1;
 static struct sample samples[MAX_SAMPLES];
 static size_t sample_count;
@@ -116,6 +119,14 @@ static long count_fds(void) {
     }
     closedir(d);
     return n - 1;
+}
+
+/* What malloc has handed out and not had back, every arena (glibc's mallinfo2), in KiB: it
+ * tells growing RSS from a growing heap apart (RSS grows too when the allocator's free
+ * memory fragments). oairun uses the system allocator. */
+static long heap_in_use_kib(void) {
+    struct mallinfo2 m = mallinfo2();
+    return (long)((m.uordblks + m.hblkhd) / 1024);
 }
 
 /* POST /_test/reset to the test server over a plain socket; 1 when it answered 204. */
@@ -162,6 +173,7 @@ static void *sampler(void *arg) {
             s->t = mono_seconds() - soak_start;
             s->done = atomic_load(&done_count);
             s->rss_kib = status_field("VmRSS");
+            s->heap_kib = heap_in_use_kib();
             s->fds = count_fds();
             sample_count++;
         }
@@ -289,6 +301,7 @@ static void *worker(void *arg) {
         oairun_error_free(err);
         if (atomic_fetch_add(&done_count, 1) + 1 == warm_count) {
             atomic_store(&warm_rss, status_field("VmRSS"));
+            atomic_store(&warm_heap, heap_in_use_kib());
         }
     }
     pthread_cond_destroy(&stall.cond);
@@ -345,8 +358,9 @@ int main(int argc, char **argv) {
     server_port = atoi(url + strlen(prefix));
 
     long fds_before = count_fds(), rss_before = status_field("VmRSS");
+    long heap_before = heap_in_use_kib();
 
-    /* Warm-up: a client of its own makes one submission of every kind, then is freed, so that
+    /* Warm-up: a client of its own makes two submissions of every kind, then is freed, so that
      * what oairun keeps for the process's life (its runtime's threads, epoll and eventfd
      * descriptors) exists before the start is counted. */
     outputs = oairun_tool_outputs_new();
@@ -376,6 +390,7 @@ int main(int argc, char **argv) {
     }
     server_reset();
     long fds_start = count_fds(), rss_start = status_field("VmRSS");
+    long heap_start = heap_in_use_kib();
 
     client = new_client();
     soak_start = mono_seconds();
@@ -390,7 +405,7 @@ int main(int argc, char **argv) {
     }
     for (long t = 0; t < threads; t++) pthread_join(workers[t], NULL);
     double seconds = mono_seconds() - soak_start;
-    long rss_done = status_field("VmRSS"), fds_done = count_fds();
+    long rss_done = status_field("VmRSS"), fds_done = count_fds(), heap_done = heap_in_use_kib();
     atomic_store(&sampling, 0);
     pthread_join(sampler_thread, NULL);
     free(workers);
@@ -398,16 +413,19 @@ int main(int argc, char **argv) {
     oairun_client_free(client);
     oairun_tool_outputs_free(outputs);
     sleep(1);
-    long fds_end = count_fds(), rss_end = status_field("VmRSS");
+    long fds_end = count_fds(), rss_end = status_field("VmRSS"), heap_end = heap_in_use_kib();
     server_reset();
 
     /* RSS: the largest sample once warm-up was over (the final reading included). */
     long rss_warm = atomic_load(&warm_rss);
-    long rss_max = rss_done, rss_max_all = rss_done, fds_max = fds_done;
+    long rss_max = rss_done, rss_max_all = rss_done, fds_max = fds_done, heap_max = heap_done;
     double rss_max_t = seconds;
     for (size_t s = 0; s < sample_count; s++) {
         if (samples[s].rss_kib > rss_max_all) rss_max_all = samples[s].rss_kib;
         if (samples[s].fds > fds_max) fds_max = samples[s].fds;
+        if (samples[s].done >= warm_count && samples[s].heap_kib > heap_max) {
+            heap_max = samples[s].heap_kib;
+        }
         if (samples[s].done >= warm_count && samples[s].rss_kib > rss_max) {
             rss_max = samples[s].rss_kib;
             rss_max_t = samples[s].t;
@@ -441,11 +459,14 @@ int main(int argc, char **argv) {
     print_kib("end (client freed, +1 s)", rss_end);
     printf("  growth after warm-up: %ld KiB (target <= %d KiB): %s\n", growth, RSS_SLACK_KIB,
            rss_ok ? "ok" : "MISSED");
-    printf("  trace (s: MiB, fds):");
+    printf("Heap in use (malloc, every arena): before any oairun call %ld KiB, start %ld, "
+           "at warm-up end %ld, max after warm-up %ld, when done %ld, end %ld\n",
+           heap_before, heap_start, atomic_load(&warm_heap), heap_max, heap_done, heap_end);
+    printf("Trace (seconds: RSS MiB / heap MiB / fds):");
     size_t step = sample_count > 12 ? sample_count / 12 : 1;
     for (size_t s = 0; s < sample_count; s += step) {
-        printf(" %.0f:%.1f,%ld", samples[s].t, (double)samples[s].rss_kib / 1024.0,
-               samples[s].fds);
+        printf(" %.0f:%.1f/%.1f/%ld", samples[s].t, (double)samples[s].rss_kib / 1024.0,
+               (double)samples[s].heap_kib / 1024.0, samples[s].fds);
     }
     printf("\n");
     printf("File descriptors:\n");
