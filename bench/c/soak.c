@@ -15,20 +15,21 @@
  * cancelled with oairun_stream_cancel either at once (even i) or once their first event has
  * arrived (odd i, bounded wait of 5 s), then waited for (OAIRUN_CANCELLED) and freed.
  *
- * Every 0.5 s the sampler records VmRSS (/proc/self/status), the heap in use (mallinfo2: what
- * malloc handed out and has not had back, which tells a leak from an allocator keeping freed
- * memory) and the number of open file descriptors (/proc/self/fd), and every 2 s asks the test server to forget what it recorded
- * (POST /_test/reset), so that the server's request record stays small.
+ * Every 0.5 s the sampler records VmRSS (/proc/self/status), the heap in use (mallinfo2:
+ * what malloc handed out and has not had back, which tells a leak from an allocator keeping
+ * freed memory) and the number of open file descriptors (/proc/self/fd), and every 2 s asks
+ * the test server to forget what it recorded (POST /_test/reset), so that the server's
+ * request record stays small.
  *
  * Targets (exit 1 when one is missed):
  * - no mismatch;
  * - RSS flat after warm-up: the largest sample after the first 10 % of submissions minus the
  *   RSS when the 10 % were done is at most 4 MiB;
- * - descriptors back to their start: the start is counted after a warm-up client has made one
- *   two submissions of every kind and been freed (so the runtime's own descriptors, its epoll and
- *   eventfd, which appear at the first submission and stay for the process's life, are in
- *   it; the count before any oairun call is printed too); the end is counted 1 s after the
- *   soak client was freed.
+ * - descriptors back to their start: the start is counted after a warm-up client has made
+ *   two submissions of every kind and been freed (so the runtime's own descriptors, which
+ *   appear at the first submission and stay for the process's life, are in it: on Linux two
+ *   epoll instances and an eventfd; the count before any oairun call is printed too); the
+ *   end is counted 1 s after the soak client was freed.
  * A watchdog ends the run with exit 1 after SOAK_MAX_SECONDS (default 1200).
  */
 #include <arpa/inet.h>
