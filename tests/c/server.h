@@ -123,12 +123,15 @@ CHECK_MAYBE_UNUSED static char *json_unescape(const char *p) {
     return out;
 }
 
-/* The bodies of the recorded requests whose record contains `needle` (a run id, or a marker
- * the test put in the body that JSON need not escape), in arrival order: up to `max` of them
- * go to `bodies` (the caller frees each); returns how many there are. The record is a JSON
- * array of flat objects whose strings are escaped, so a brace outside a string delimits an
- * object. */
-CHECK_MAYBE_UNUSED static int recorded_bodies(const char *needle, char **bodies, int max) {
+/* Calls `each(object, index, context)` for every recorded request whose record contains
+ * `needle` (a run id, or a marker the test put in the body that JSON need not escape), in
+ * arrival order, `object` being that request's JSON object alone (valid for the call only);
+ * returns how many there are. The record is a JSON array of flat objects whose strings are
+ * escaped, so a brace outside a string delimits an object. */
+CHECK_MAYBE_UNUSED static int recorded_each(const char *needle,
+                                            void (*each)(const char *object, int index,
+                                                         void *context),
+                                            void *context) {
     char *list = server_get("/_test/requests");
     int count = 0, depth = 0, in_string = 0;
     char *start = NULL;
@@ -144,9 +147,7 @@ CHECK_MAYBE_UNUSED static int recorded_bodies(const char *needle, char **bodies,
             char after = p[1];
             p[1] = '\0'; /* the object alone, for strstr */
             if (strstr(start, needle)) {
-                const char *body = strstr(start, "\"body\":\"");
-                CHECK(body != NULL);
-                if (count < max && bodies) bodies[count] = json_unescape(body ? body + 8 : "\"");
+                if (each) each(start, count, context);
                 count++;
             }
             p[1] = after;
@@ -156,9 +157,28 @@ CHECK_MAYBE_UNUSED static int recorded_bodies(const char *needle, char **bodies,
     return count;
 }
 
+struct recorded_bodies_out {
+    char **bodies;
+    int max;
+};
+
+CHECK_MAYBE_UNUSED static void take_body(const char *object, int index, void *context) {
+    struct recorded_bodies_out *out = (struct recorded_bodies_out *)context;
+    const char *body = strstr(object, "\"body\":\"");
+    CHECK(body != NULL);
+    if (index < out->max && out->bodies) out->bodies[index] = json_unescape(body ? body + 8 : "\"");
+}
+
+/* The bodies of the recorded requests whose record contains `needle`, in arrival order: up to
+ * `max` of them go to `bodies` (the caller frees each); returns how many there are. */
+CHECK_MAYBE_UNUSED static int recorded_bodies(const char *needle, char **bodies, int max) {
+    struct recorded_bodies_out out = {bodies, max};
+    return recorded_each(needle, take_body, &out);
+}
+
 /* How many recorded requests contain `needle`. */
 CHECK_MAYBE_UNUSED static int recorded_count(const char *needle) {
-    return recorded_bodies(needle, NULL, 0);
+    return recorded_each(needle, NULL, NULL);
 }
 
 /* A name no other test process uses (the C, C++ and sanitizer builds all run against one

@@ -28,37 +28,19 @@ static const char *unique_run(const char *what) {
     return out;
 }
 
+static void take_arrival(const char *object, int index, void *context) {
+    long long *received_us = (long long *)context;
+    const char *at = strstr(object, "\"received_us\":");
+    CHECK(at != NULL);
+    if (index < MAX_ATTEMPTS) received_us[index] = at ? strtoll(at + 14, NULL, 10) : -1;
+}
+
 /* How many requests for `run_id` the server has received, with their arrival times (the
- * server's monotonic clock, microseconds) in `received_us`. The record is a JSON array of
- * flat objects whose strings are escaped, so a brace outside a string delimits an object. */
+ * server's monotonic clock, microseconds) in `received_us`. */
 static int recorded_attempts(const char *run_id, long long received_us[MAX_ATTEMPTS]) {
-    char *list = server_get("/_test/requests");
     char needle[256];
     snprintf(needle, sizeof needle, "\"run_id\":\"%s\"", run_id);
-    int count = 0, depth = 0, in_string = 0;
-    char *start = NULL;
-    for (char *p = list; *p; p++) {
-        if (in_string) {
-            if (*p == '\\' && p[1]) p++;
-            else if (*p == '"') in_string = 0;
-        } else if (*p == '"') {
-            in_string = 1;
-        } else if (*p == '{' && depth++ == 0) {
-            start = p;
-        } else if (*p == '}' && --depth == 0 && start) {
-            char after = p[1];
-            p[1] = '\0'; /* the object alone, for strstr */
-            if (strstr(start, needle)) {
-                const char *at = strstr(start, "\"received_us\":");
-                CHECK(at != NULL);
-                if (count < MAX_ATTEMPTS) received_us[count] = at ? strtoll(at + 14, NULL, 10) : -1;
-                count++;
-            }
-            p[1] = after;
-        }
-    }
-    free(list);
-    return count;
+    return recorded_each(needle, take_arrival, received_us);
 }
 
 /* A client with these settings; -1 and 0 leave a setting at its default. */
