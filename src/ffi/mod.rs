@@ -253,6 +253,12 @@ pub(crate) fn into_raw<T>(value: T) -> *mut T {
     Box::into_raw(Box::new(value))
 }
 
+/// An answer's JSON text as a C string. The answer was checked to be JSON, which cannot hold
+/// a raw NUL, so the error is only a safeguard.
+pub(crate) fn json_c_string(json: String) -> Result<CString> {
+    CString::new(json).map_err(|_| Error::protocol("the answer holds a NUL"))
+}
+
 /// A C string of `text`; an interior NUL (never produced by oairun's own messages) becomes
 /// U+FFFD rather than cutting the text short.
 pub(crate) fn c_string(text: &str) -> CString {

@@ -1,10 +1,10 @@
 //! The Responses calls: `oairun_create_response`, synchronous and streamed (the started forms are
 //! in stream.rs, with the other non-blocking calls).
 
-use std::ffi::{c_char, c_void, CString};
+use std::ffi::{c_char, c_void};
 
 use super::{
-    arg_out, arg_ref, event_callback, guard_status, oairun_client, oairun_error,
+    arg_out, arg_ref, event_callback, guard_status, json_c_string, oairun_client, oairun_error,
     oairun_event_callback, oairun_response_request, oairun_status, UserData,
 };
 use crate::error::Error;
@@ -42,8 +42,7 @@ pub unsafe extern "C" fn oairun_create_response(
         let request = arg_ref("request", request)?;
         let response_json = arg_out("response_json", response_json)?;
         let json = client.inner.create_response(&request.inner)?;
-        // The answer was checked to be JSON, which cannot hold a raw NUL.
-        let json = CString::new(json).map_err(|_| Error::protocol("the answer holds a NUL"))?;
+        let json = json_c_string(json)?;
         *response_json = json.into_raw();
         Ok(())
     })

@@ -1,12 +1,13 @@
 //! The non-blocking (`_start`) forms of both endpoints and their `oairun_stream` handles:
 //! cancel, wait and free.
 
-use std::ffi::{c_char, c_void, CString};
+use std::ffi::{c_char, c_void};
 
 use super::submit::submission;
 use super::{
-    arg_out, arg_ref, event_callback, guard, guard_status, into_raw, oairun_client, oairun_error,
-    oairun_event_callback, oairun_response_request, oairun_status, oairun_tool_outputs, UserData,
+    arg_out, arg_ref, event_callback, guard, guard_status, into_raw, json_c_string, oairun_client,
+    oairun_error, oairun_event_callback, oairun_response_request, oairun_status,
+    oairun_tool_outputs, UserData,
 };
 use crate::error::{Error, Result};
 use crate::submission::Submission;
@@ -156,8 +157,7 @@ pub(super) fn complete(
 ) {
     let ok_status = oairun_status::OAIRUN_OK;
     // The answer was checked to be JSON, which cannot hold a raw NUL.
-    let result = result
-        .and_then(|json| CString::new(json).map_err(|_| Error::protocol("the answer holds a NUL")));
+    let result = result.and_then(json_c_string);
     match result {
         // SAFETY: cb is the caller's callback, called as the header documents; what it is
         // lent outlives the call.

@@ -1,10 +1,10 @@
 //! The submissions: synchronous, and streamed with a callback.
 
-use std::ffi::{c_char, c_int, c_void, CString};
+use std::ffi::{c_char, c_int, c_void};
 
 use super::{
-    arg_out, arg_ref, arg_str, guard_status, oairun_client, oairun_error, oairun_event,
-    oairun_status, oairun_tool_outputs, UserData,
+    arg_out, arg_ref, arg_str, guard_status, json_c_string, oairun_client, oairun_error,
+    oairun_event, oairun_status, oairun_tool_outputs, UserData,
 };
 use crate::error::{Error, Result};
 use crate::event::Event;
@@ -101,8 +101,7 @@ pub unsafe extern "C" fn oairun_submit_tool_outputs(
         let json = client
             .inner
             .submit_tool_outputs(thread_id, run_id, &outputs.inner)?;
-        // The answer was checked to be JSON, which cannot hold a raw NUL.
-        let json = CString::new(json).map_err(|_| Error::protocol("the answer holds a NUL"))?;
+        let json = json_c_string(json)?;
         *run_json = json.into_raw();
         Ok(())
     })

@@ -1,12 +1,12 @@
 //! The tool-call loops: `oairun_run_tool_loop` (Assistants) and `oairun_response_tool_loop`
 //! (Responses), with the handler that runs each call and the `oairun_tool_result` it fills.
 
-use std::ffi::{c_char, c_int, c_void, CString};
+use std::ffi::{c_char, c_int, c_void};
 
 use super::submit::submission;
 use super::{
-    arg_mut, arg_ref, arg_str, event_callback, guard_status, oairun_client, oairun_error,
-    oairun_event_callback, oairun_response_request, oairun_status, oairun_tool_call,
+    arg_mut, arg_ref, arg_str, event_callback, guard_status, json_c_string, oairun_client,
+    oairun_error, oairun_event_callback, oairun_response_request, oairun_status, oairun_tool_call,
     oairun_tool_outputs, UserData,
 };
 use crate::error::{Error, ErrorKind, Result};
@@ -97,8 +97,7 @@ fn handler(
 /// Hands the final JSON to the caller, when it asked for it.
 fn give(json: String, final_json: Option<&mut *mut c_char>) -> Result<()> {
     if let Some(out) = final_json {
-        // The answer was checked to be JSON, which cannot hold a raw NUL.
-        let json = CString::new(json).map_err(|_| Error::protocol("the answer holds a NUL"))?;
+        let json = json_c_string(json)?;
         *out = json.into_raw();
     }
     Ok(())
