@@ -14,17 +14,19 @@
  *   NUL-terminated and, when owned by the caller, freed with oairun_string_free.
  * - Every oairun_x_new / oairun_x_free pair: the caller owns what _new returns; _free(NULL)
  *   does nothing.
- * - Threads: network I/O runs on two oairun network threads, started by the first call.
- *   Blocking calls run your callbacks on your thread; the _start forms run them on one of a
- *   few oairun "callback threads". No oairun lock is held while a callback runs, so a callback
- *   may call any oairun function.
+ * - Threads: the blocking stream calls (and readers, unless opened with
+ *   OAIRUN_READER_BACKGROUND) read the socket on your thread, inside the call, and run your
+ *   callbacks there between reads. Synchronous calls, the _start forms and background readers
+ *   do their network I/O on two oairun network threads, started by the first such call; the
+ *   _start forms run your callbacks on one of a few oairun "callback threads". No oairun lock
+ *   is held while a callback runs, so a callback may call any oairun function.
  * - A bug inside oairun (in Rust, a "panic": a failed internal assertion) never crashes or
  *   unwinds into your program: the call returns OAIRUN_INTERNAL and oairun keeps working.
  *
  * Reading order: the types; then versions and strings; client options and the client;
  * errors; the Responses request and calls; the Assistants tool outputs and calls; events;
- * tool calls and the tool-call loop; the non-blocking (_start) forms and their handles; the
- * log callback.
+ * readers (the pull API: events taken one at a time or in batches); tool calls and the
+ * tool-call loop; the non-blocking (_start) forms and their handles; the log callback.
  */
 
 #ifndef OAIRUN_H
@@ -385,6 +387,34 @@ typedef enum {
 
 
 /**
+ * The largest synchronous answer read before failing with a protocol error.
+ */
+#define DEFAULT_MAX_RESPONSE_BYTES (32 << 20)
+
+/**
+ * The largest single stream event (its pending line plus data) before failing.
+ */
+#define DEFAULT_MAX_EVENT_BYTES (8 << 20)
+
+/**
+ * A flag of `oairun_create_response_stream_open` and `oairun_submit_tool_outputs_stream_open`:
+ * oairun's own threads read the stream from the moment it is opened, up to 16 reads ahead of
+ * the caller, instead of the caller's thread inside `oairun_reader_next`. For event loops:
+ * `oairun_reader_fd` gives a descriptor to poll, and a zero time limit never waits.
+ */
+#define OAIRUN_READER_BACKGROUND 1
+
+/**
+ * Retries made when the options set none.
+ */
+#define DEFAULT_MAX_RETRIES 2
+
+/**
+ * The most requests a loop makes when `max_turns` is 0 (the Agents SDK's default too).
+ */
+#define DEFAULT_MAX_TURNS 10
+
+/**
  * The result of every fallible oairun function. Numbers are fixed forever: new codes are only
  * ever added at the end, and a retired code stays reserved.
  */
@@ -438,6 +468,11 @@ typedef enum {
    * `max_turns` requests and the model still asked for calls; no further request was made.
    */
   OAIRUN_MAX_TURNS = 9,
+  /**
+   * Not a failure: `oairun_reader_next` or `oairun_reader_next_batch` found no event within
+   * its time limit; the stream goes on.
+   */
+  OAIRUN_AGAIN = 10,
 } oairun_status;
 
 /**
@@ -497,6 +532,22 @@ typedef struct oairun_error oairun_error;
  * valid only until the callback returns. Copy what you need to keep.
  */
 typedef struct oairun_event oairun_event;
+
+/**
+ * A stream whose events the caller takes with `oairun_reader_next` or
+ * `oairun_reader_next_batch`, opened by `oairun_create_response_stream_open` or
+ * `oairun_submit_tool_outputs_stream_open`. Cancel it with `oairun_reader_cancel` (from any
+ * thread) and free it with `oairun_reader_free`.
+ *
+ * Unless opened with `OAIRUN_READER_BACKGROUND`, the stream is read on the thread that calls
+ * `oairun_reader_next`, inside that call, over a connection of its own (opened by the first
+ * call, closed when the stream ends): no other thread touches it, and each read of the
+ * socket wakes only the caller.
+ *
+ * One call at a time may use a reader (besides `oairun_reader_cancel`); it may move between
+ * threads from one call to the next.
+ */
+typedef struct oairun_reader oairun_reader;
 
 /**
  * The body of one `POST /responses` (`oairun_create_response` and the other Responses calls),
@@ -961,6 +1012,133 @@ oairun_status oairun_client_options_set_proxy(oairun_client_options *options,
  * Frees an options object. NULL does nothing. Clients created from it are not affected.
  */
 void oairun_client_options_free(oairun_client_options *options);
+
+/**
+ * Opens a streamed response for pulling: sends what `oairun_create_response_stream` sends,
+ * and the caller takes the events with `oairun_reader_next` or `oairun_reader_next_batch`.
+ *
+ * With `flags` 0 nothing is sent yet: the first `oairun_reader_next` connects and sends,
+ * and every call reads the socket on its own thread. With `OAIRUN_READER_BACKGROUND` the
+ * request starts at once on oairun's threads, which read ahead while the caller is away.
+ *
+ * The request is copied; `client` may be freed while the reader lives. On success `*out`
+ * receives a reader the caller owns and frees with `oairun_reader_free`. On failure, when
+ * `err` is not NULL, `*err` receives an error the caller frees with `oairun_error_free`.
+ *
+ * Returns `OAIRUN_OK`; or, before any request, `OAIRUN_INVALID_ARGUMENT` when `client`,
+ * `request` or `out` is NULL, the request has no input item, or `flags` has a bit other
+ * than `OAIRUN_READER_BACKGROUND`; `OAIRUN_INTERNAL` for a bug in oairun (or when the reader's
+ * runtime cannot be started). Every other outcome comes from `oairun_reader_next`.
+ */
+oairun_status oairun_create_response_stream_open(const oairun_client *client,
+                                                 const oairun_response_request *request,
+                                                 uint32_t flags,
+                                                 oairun_reader **out,
+                                                 oairun_error **err);
+
+/**
+ * Opens a streamed submission for pulling: sends what `oairun_submit_tool_outputs_stream`
+ * sends, and the caller takes the events with `oairun_reader_next` or
+ * `oairun_reader_next_batch`. `flags`, `out`, `err` and ownership are as for
+ * `oairun_create_response_stream_open`; the ids and outputs are copied.
+ *
+ * Returns `OAIRUN_OK`; or, before any request, `OAIRUN_INVALID_ARGUMENT` when `client`,
+ * `thread_id`, `run_id`, `outputs` or `out` is NULL, an id is empty, `.`, `..` or not UTF-8,
+ * `outputs` is empty, or `flags` has an unknown bit; `OAIRUN_INTERNAL` for a bug in oairun.
+ */
+oairun_status oairun_submit_tool_outputs_stream_open(const oairun_client *client,
+                                                     const char *thread_id,
+                                                     const char *run_id,
+                                                     const oairun_tool_outputs *outputs,
+                                                     uint32_t flags,
+                                                     oairun_reader **out,
+                                                     oairun_error **err);
+
+/**
+ * Takes the next event of a reader's stream, waiting for it at most `timeout_ms`
+ * milliseconds (-1: no limit of its own, only the client's read timeout; 0: only what has
+ * arrived already).
+ *
+ * Events come in wire order, the terminal event included, exactly as the callback forms
+ * deliver them. Returns `OAIRUN_OK` with `*event` set to the event: it is lent until the
+ * next call on this reader (`oairun_reader_next`, `oairun_reader_next_batch` or
+ * `oairun_reader_free`); read it with the `oairun_event_*` functions, whose strings live as
+ * long. Once the stream is over, every call returns its outcome, without waiting:
+ * `OAIRUN_OK` with `*event` set to NULL when it ended well, otherwise the status
+ * `oairun_create_response_stream` or `oairun_submit_tool_outputs_stream` would return
+ * (`OAIRUN_STREAM_ERROR` after the `error` or `response.failed` event was taken,
+ * `OAIRUN_PROTOCOL`, `OAIRUN_HTTP_STATUS`, `OAIRUN_CONNECT`, `OAIRUN_TIMEOUT`...) with
+ * `*event` NULL and, when `err` is not NULL, a new error in `*err` that the caller frees with
+ * `oairun_error_free`; `OAIRUN_CANCELLED` after `oairun_reader_cancel`.
+ *
+ * Returns `OAIRUN_AGAIN`, with `*event` NULL, when no event came within `timeout_ms`: the
+ * stream goes on, call again. Returns `OAIRUN_INVALID_ARGUMENT`, touching nothing, when
+ * `reader` or `event` is NULL, `timeout_ms` is below -1, another call is using the reader
+ * at that moment, or the reader reads on the calling thread and that thread is inside a
+ * tokio runtime.
+ *
+ * Threads: without `OAIRUN_READER_BACKGROUND` the socket is read here, on the calling
+ * thread. No callback runs, so the caller may do anything between calls, including other
+ * oairun calls.
+ */
+oairun_status oairun_reader_next(const oairun_reader *reader,
+                                 int timeout_ms,
+                                 const oairun_event **event,
+                                 oairun_error **err);
+
+/**
+ * Takes the next events of a reader's stream, as many as have arrived, up to `capacity`:
+ * waits at most `timeout_ms` milliseconds (as for `oairun_reader_next`) for the first, then
+ * takes only those already read, without waiting. One call can take every event of a
+ * network read at once.
+ *
+ * Returns `OAIRUN_OK` with `*count` events (at least one) in `events[0..*count]`, in wire
+ * order, lent until the next call on this reader. When the stream's outcome is decided
+ * after some of them, those come first and the next call gives the outcome, as
+ * `oairun_reader_next` does: `OAIRUN_OK` with `*count` 0 once it ended well, or its failure
+ * status (with `*err`). `OAIRUN_AGAIN` with `*count` 0 when nothing came within
+ * `timeout_ms`. `OAIRUN_INVALID_ARGUMENT`, touching nothing but `*count` (set to 0), when
+ * `reader`, `events` or `count` is NULL, `capacity` is 0, or as for `oairun_reader_next`.
+ */
+oairun_status oairun_reader_next_batch(const oairun_reader *reader,
+                                       int timeout_ms,
+                                       const oairun_event **events,
+                                       size_t capacity,
+                                       size_t *count,
+                                       oairun_error **err);
+
+/**
+ * Gives a descriptor that is readable while the reader has something to take (an event or
+ * the outcome), for `poll`, `epoll` or an event loop: when it is readable, a call with
+ * `timeout_ms` 0 will not wait. Only a reader opened with `OAIRUN_READER_BACKGROUND` has one.
+ * The descriptor belongs to the reader: do not read, write or close it; it closes with
+ * `oairun_reader_free`. Level-triggered: it stays readable until the reader is drained.
+ *
+ * Returns `OAIRUN_OK` with `*fd` set; `OAIRUN_INVALID_ARGUMENT` when `reader` or `fd` is
+ * NULL or the reader reads on the caller's thread (no `OAIRUN_READER_BACKGROUND`);
+ * `OAIRUN_INTERNAL` when the descriptor cannot be made. May be called while another thread
+ * waits in `oairun_reader_next`.
+ */
+oairun_status oairun_reader_fd(const oairun_reader *reader,
+                               int *fd,
+                               oairun_error **err);
+
+/**
+ * Cancels a reader's stream: a call waiting in `oairun_reader_next` returns
+ * `OAIRUN_CANCELLED` at once, as does every later one (unless the stream was over already:
+ * its outcome stands). With `OAIRUN_READER_BACKGROUND` the connection is dropped at once;
+ * otherwise by the waiting call, or by the next call or `oairun_reader_free` on the reader.
+ *
+ * Safe from any thread, any number of times, while another thread waits in
+ * `oairun_reader_next`; NULL does nothing. `reader` must not be freed while this runs.
+ */
+void oairun_reader_cancel(const oairun_reader *reader);
+
+/**
+ * Frees a reader, dropping its connection if the stream is not over; the events it lent
+ * become invalid. NULL does nothing. No other call using `reader` may be in progress.
+ */
+void oairun_reader_free(oairun_reader *reader);
 
 /**
  * Creates an empty request: no model, no input. The caller owns it and frees it with

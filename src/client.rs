@@ -8,10 +8,11 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::api::{assistants, responses, Request};
 use crate::config::ClientOptions;
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::event::Event;
+use crate::reader::{Next, Reader};
 use crate::runtime;
-use crate::stream::{ChannelSink, EventStream, Pumped, StreamConsumer};
+use crate::stream::{ChannelSink, EventStream, Pumped};
 use crate::submission::Submission;
 use crate::tool_outputs::ToolOutputs;
 use crate::transport::Transport;
@@ -19,7 +20,7 @@ use crate::ResponseRequest;
 
 pub(crate) use crate::transport::{parse_base_url, validate_header};
 
-/// Chunks in flight between the network task and a blocking or async stream's caller: enough to keep
+/// Chunks in flight between the network task and an async stream's caller: enough to keep
 /// the socket busy while a callback runs, small enough that a slow callback applies
 /// back-pressure instead of growing memory.
 const STREAM_CHANNEL_CHUNKS: usize = 16;
@@ -103,21 +104,37 @@ impl Client {
         EventStream::open(self.spawn_pump(request)).await
     }
 
-    /// The blocking stream: the network task pumps chunks through a channel, this thread runs
-    /// the callbacks.
+    /// The blocking stream: this thread reads the socket (see `reader.rs`) and runs the
+    /// callbacks, outside any runtime, between reads.
     fn stream<F>(&self, request: Result<Request>, mut on_event: F) -> Result<()>
     where
         F: FnMut(&Event) -> bool,
     {
         refuse_inside_runtime()?;
-        let mut rx = self.spawn_pump(request?);
-        let mut consumer = StreamConsumer::default();
-        let never_cancelled = || false;
+        let mut reader = Reader::direct(self.inner.clone(), request?)?;
         loop {
-            let message = rx.blocking_recv().unwrap_or(Pumped::Lost);
-            if let Some(outcome) = consumer.handle(message, &mut on_event, &never_cancelled) {
-                return outcome;
+            match reader.next(None) {
+                Next::Event(event) => {
+                    if !on_event(&event) {
+                        return Err(Error::new(
+                            ErrorKind::Cancelled,
+                            "the event callback asked to stop the stream",
+                        ));
+                    }
+                }
+                Next::Over(outcome) => return outcome,
+                Next::Again => {}
             }
+        }
+    }
+
+    /// A pull reader of the stream `request` asks for: read on the caller's thread, or, when
+    /// `background`, on oairun's runtime.
+    fn reader(&self, request: Request, background: bool) -> Result<Reader> {
+        if background {
+            Ok(Reader::background(self.inner.clone(), request))
+        } else {
+            Reader::direct(self.inner.clone(), request)
         }
     }
 
@@ -246,6 +263,24 @@ impl Client {
     }
 }
 
+/// Assistants: the pull reader.
+impl Client {
+    /// A pull reader of [`submit_tool_outputs_stream`](Self::submit_tool_outputs_stream)'s
+    /// events (the C API's `oairun_submit_tool_outputs_stream_open`).
+    pub(crate) fn submit_tool_outputs_reader(
+        &self,
+        thread_id: &str,
+        run_id: &str,
+        outputs: &ToolOutputs,
+        background: bool,
+    ) -> Result<Reader> {
+        self.reader(
+            self.assistants(thread_id, run_id, outputs, true)?,
+            background,
+        )
+    }
+}
+
 /// The Responses endpoint: `POST {base}/responses`.
 impl Client {
     /// Creates a response and returns the Response object's JSON text exactly as the server
@@ -281,6 +316,16 @@ impl Client {
         F: FnMut(&Event) -> bool,
     {
         self.stream(self.responses(request, true), on_event)
+    }
+
+    /// A pull reader of [`create_response_stream`](Self::create_response_stream)'s events
+    /// (the C API's `oairun_create_response_stream_open`).
+    pub(crate) fn create_response_reader(
+        &self,
+        request: &ResponseRequest,
+        background: bool,
+    ) -> Result<Reader> {
+        self.reader(self.responses(request, true)?, background)
     }
 
     /// Starts [`create_response`](Self::create_response) without waiting, as

@@ -17,6 +17,7 @@ mod event;
 pub mod ffi;
 mod lanes;
 mod log;
+mod reader;
 mod retry;
 mod runtime;
 pub mod sse;

@@ -155,10 +155,13 @@ mod tests {
             "{message}"
         );
 
-        // In the network task of a blocking stream, on a runtime thread.
+        // In the network half of a blocking stream, which runs on the caller's thread.
         let (status, message) = setup.stream("test_panic_network");
         assert_eq!(status, internal);
-        assert!(message.contains("without an answer"), "{message}");
+        assert!(
+            message.contains("deliberate test panic at network"),
+            "{message}"
+        );
 
         // In the network task of a started stream: the lane learns of it.
         let (status, message) = setup.started("test_panic_network");

@@ -25,9 +25,13 @@ const MAX_ERROR_BODY_BYTES: usize = 1 << 20;
 /// needs besides itself. Immutable once built.
 pub(crate) struct Transport {
     http: reqwest::Client,
+    /// The same client without a pool of idle connections, for streams read on the caller's
+    /// thread (see `reader.rs`): their connection lives in a runtime of their own, which ends
+    /// with the stream, so it must never be handed to another request.
+    unpooled: reqwest::Client,
     pub(crate) base: Url,
     timeout: Duration,
-    read_timeout: Duration,
+    pub(crate) read_timeout: Duration,
     max_retries: u32,
     max_response_bytes: usize,
     pub(crate) max_event_bytes: usize,
@@ -79,21 +83,29 @@ impl Transport {
             headers.insert(name, value);
         }
 
-        let builder = reqwest::Client::builder()
-            .default_headers(headers)
-            .user_agent(concat!("oairun/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(resolved.connect_timeout)
-            .tcp_nodelay(true)
-            // A redirect would re-send the key to wherever a server points, and turn the POST
-            // into a GET: a 3xx is reported as an HTTP status instead.
-            .redirect(reqwest::redirect::Policy::none());
-        let builder = with_roots(builder, &resolved)?;
-        let builder = with_proxy(builder, options.proxy.as_deref())?;
-        let http = builder
-            .build()
-            .map_err(|e| Error::internal(format!("cannot build the HTTP client: {e}")))?;
+        let build = |pooled: bool| -> Result<reqwest::Client> {
+            let mut builder = reqwest::Client::builder()
+                .default_headers(headers.clone())
+                .user_agent(concat!("oairun/", env!("CARGO_PKG_VERSION")))
+                .connect_timeout(resolved.connect_timeout)
+                .tcp_nodelay(true)
+                // A redirect would re-send the key to wherever a server points, and turn the
+                // POST into a GET: a 3xx is reported as an HTTP status instead.
+                .redirect(reqwest::redirect::Policy::none());
+            if !pooled {
+                builder = builder.pool_max_idle_per_host(0);
+            }
+            let builder = with_roots(builder, &resolved)?;
+            let builder = with_proxy(builder, options.proxy.as_deref())?;
+            builder
+                .build()
+                .map_err(|e| Error::internal(format!("cannot build the HTTP client: {e}")))
+        };
+        let http = build(true)?;
+        let unpooled = build(false)?;
         Ok(Transport {
             http,
+            unpooled,
             base,
             timeout: resolved.timeout,
             read_timeout: resolved.read_timeout,
@@ -106,14 +118,17 @@ impl Transport {
 
     /// One attempt at `request`. The endpoint's own headers replace the client's of the same
     /// name, except that a header the user set in the options wins over them.
-    fn build(&self, request: &Request) -> reqwest::RequestBuilder {
+    fn build(&self, request: &Request, via: Via) -> reqwest::RequestBuilder {
         let accept = if request.stream {
             "text/event-stream"
         } else {
             "application/json"
         };
-        let mut builder = self
-            .http
+        let http = match via {
+            Via::Pool => &self.http,
+            Via::OwnConnection => &self.unpooled,
+        };
+        let mut builder = http
             .post(request.url.clone())
             .header(ACCEPT, accept)
             .body(request.body.clone());
@@ -127,7 +142,7 @@ impl Transport {
 
     /// Sends a request and reads its whole answer, checked to be one JSON object, as text.
     pub(crate) async fn call(self: Arc<Self>, request: Request) -> Result<String> {
-        let mut response = self.send(&request).await?;
+        let mut response = self.send(&request, Via::Pool).await?;
         let http = (response.status().as_u16(), request_id(&response));
         let with_http = |e: Error| e.with_http(http.0, http.1.clone());
         let body = read_capped(&mut response, self.max_response_bytes)
@@ -149,8 +164,11 @@ impl Transport {
         String::from_utf8(body).map_err(|_| with_http(Error::protocol("the answer is not UTF-8")))
     }
 
-    async fn open_stream(&self, request: &Request) -> Result<Response> {
-        let response = self.send(request).await?;
+    /// Sends a stream's request and checks that the answer is an event stream.
+    pub(crate) async fn open_stream(&self, request: &Request, via: Via) -> Result<Response> {
+        #[cfg(test)]
+        crate::test_hooks::panic_at("network", request.url.path());
+        let response = self.send(request, via).await?;
         let content_type = response
             .headers()
             .get(CONTENT_TYPE)
@@ -170,7 +188,7 @@ impl Transport {
     /// to `max_retries` retries (see `retry.rs`). Every attempt sends the same bytes. A
     /// stream is retried only here, before any of its events exists. A synchronous attempt
     /// is limited by the overall timeout, a stream's wait for its answer by the read timeout.
-    pub(crate) async fn send(&self, request: &Request) -> Result<Response> {
+    pub(crate) async fn send(&self, request: &Request, via: Via) -> Result<Response> {
         let stream = request.stream;
         // Built only when logging is on, so that it costs nothing otherwise.
         let url = if log::enabled(LogLevel::Error) {
@@ -182,7 +200,7 @@ impl Transport {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let this_try = self.build(request);
+            let this_try = self.build(request, via);
             log::log(LogLevel::Info, || {
                 let form = if stream { "streamed" } else { "synchronous" };
                 format!("POST {url} ({form}, attempt {attempt} of {attempts})")
@@ -263,9 +281,7 @@ impl Transport {
     /// body ends, fails, or the sink closes (then the response is dropped, which closes the
     /// connection).
     pub(crate) async fn pump(&self, request: Request, mut sink: impl Sink) {
-        #[cfg(test)]
-        crate::test_hooks::panic_at("network", request.url.path());
-        let mut response = match self.open_stream(&request).await {
+        let mut response = match self.open_stream(&request, Via::Pool).await {
             Ok(response) => response,
             Err(error) => {
                 sink.send(Pumped::Opened(Err(error))).await;
@@ -294,6 +310,16 @@ impl Transport {
             }
         }
     }
+}
+
+/// Which connections a request may use.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Via {
+    /// The client's pool, on oairun's runtime: connections are kept and reused.
+    Pool,
+    /// A connection of its own, opened on the runtime that polls the request and closed when
+    /// the answer is dropped.
+    OwnConnection,
 }
 
 /// Parses a base URL: absolute, `http` or `https`, able to take a path, no fragment.

@@ -5,8 +5,8 @@
 use std::path::Path;
 
 /// The helpers that wrap a body in `catch_unwind` (see src/ffi/mod.rs; `set` is the options
-/// setters' wrapper over `guard_status`).
-const BOUNDARY_HELPERS: [&str; 3] = ["guard(", "guard_status(", "set("];
+/// setters' wrapper over `guard_status`, `guard_again` the readers').
+const BOUNDARY_HELPERS: [&str; 4] = ["guard(", "guard_status(", "set(", "guard_again("];
 
 #[test]
 fn every_extern_c_function_goes_through_the_panic_boundary() {

@@ -21,6 +21,7 @@ mod error;
 mod event;
 mod log;
 mod options;
+mod reader;
 mod response_request;
 mod responses;
 mod stream;
@@ -34,6 +35,7 @@ pub use error::*;
 pub use event::*;
 pub use log::*;
 pub use options::*;
+pub use reader::*;
 pub use response_request::*;
 pub use responses::*;
 pub use stream::*;
@@ -76,6 +78,9 @@ pub enum oairun_status {
     /// A tool-call loop (`oairun_run_tool_loop`, `oairun_response_tool_loop`) made
     /// `max_turns` requests and the model still asked for calls; no further request was made.
     OAIRUN_MAX_TURNS = 9,
+    /// Not a failure: `oairun_reader_next` or `oairun_reader_next_batch` found no event within
+    /// its time limit; the stream goes on.
+    OAIRUN_AGAIN = 10,
 }
 
 impl From<ErrorKind> for oairun_status {
@@ -294,6 +299,7 @@ pub extern "C" fn oairun_status_str(status: c_int) -> *const c_char {
             7 => "cancelled\0",
             8 => "internal error\0",
             9 => "maximum turns reached\0",
+            10 => "no event yet\0",
             _ => "unknown status\0",
         };
         text.as_ptr().cast()
@@ -341,7 +347,8 @@ mod tests {
             assert_eq!(oairun_status::from(*kind) as c_int, i as c_int + 1);
         }
         assert_eq!(oairun_status::OAIRUN_MAX_TURNS as c_int, 9);
-        for number in [-5, 10] {
+        assert_eq!(oairun_status::OAIRUN_AGAIN as c_int, 10);
+        for number in [-5, 11] {
             let unknown = unsafe { CStr::from_ptr(oairun_status_str(number)) };
             assert_eq!(unknown.to_str().unwrap(), "unknown status");
         }

@@ -1,0 +1,610 @@
+//! Pull readers: a stream's events taken by the caller, one at a time or in batches, with a
+//! time limit, and cancellable from any thread. Two sources feed a reader's [`Cursor`]:
+//!
+//! - [`Reader::direct`]: the caller's own thread reads the socket, inside `next`, on a
+//!   current-thread runtime the reader owns, over a connection of its own (`Via::OwnConnection`).
+//!   One wake-up per read, none per event: the blocking stream calls use it too.
+//! - [`Reader::background`]: oairun's runtime reads ahead (up to [`READ_AHEAD_CHUNKS`] reads)
+//!   into a queue the caller drains; an optional eventfd tells an event loop when to look.
+//!
+//! Either way the bytes become events, and the outcome is decided, by the one [`Cursor`], on
+//! the caller's thread: the same rules as every other form.
+
+use std::collections::VecDeque;
+use std::future::Future;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use reqwest::Response;
+use tokio::sync::Notify;
+
+use crate::api::Request;
+use crate::error::{Error, ErrorKind, Result};
+use crate::event::Event;
+use crate::log::{self, LogLevel};
+use crate::runtime;
+use crate::stream::{cancelled_error, Cursor, Pumped, Sink, Step};
+use crate::submission::panic_message;
+use crate::transport::{timeout_error, transport_error, Transport, Via};
+
+/// Reads a background reader's network half may be ahead of its caller: enough to keep the
+/// socket busy between two calls, few enough that a slow caller slows the server instead of
+/// growing memory.
+const READ_AHEAD_CHUNKS: usize = 16;
+
+/// What [`Reader::next`] gives.
+pub(crate) enum Next {
+    /// The next event.
+    Event(Event),
+    /// The stream is over, with this outcome (given again by every later call).
+    Over(Result<()>),
+    /// Nothing within the time limit; the stream goes on.
+    Again,
+}
+
+/// Locks `mutex`, ignoring poisoning: every critical section here leaves the data consistent.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// What a reader shares with the threads that may cancel it, and with its network half.
+pub(crate) struct Stop {
+    /// Set by a cancel call.
+    cancelled: AtomicBool,
+    /// Set by a cancel call or once the outcome is known: the network half should end.
+    ended: AtomicBool,
+    wake: Notify,
+    /// A background reader's queue, whose waiting caller a cancel call wakes.
+    queue: Option<Arc<Queue>>,
+}
+
+impl Stop {
+    fn new(queue: Option<Arc<Queue>>) -> Stop {
+        Stop {
+            cancelled: AtomicBool::new(false),
+            ended: AtomicBool::new(false),
+            wake: Notify::new(),
+            queue,
+        }
+    }
+
+    /// Cancels the reader: a waiting `next` returns at once, and the network half ends.
+    pub(crate) fn cancel(&self) {
+        self.cancelled.store(true, Ordering::Release);
+        self.end();
+    }
+
+    /// A descriptor that is readable while `next` would not wait (an event or the outcome is
+    /// ready), for a background reader; `None` for a direct one. Made on the first call.
+    pub(crate) fn ready_fd(&self) -> Result<Option<RawFd>> {
+        self.queue.as_ref().map(|queue| queue.fd()).transpose()
+    }
+
+    fn is_cancelled(&self) -> bool {
+        self.cancelled.load(Ordering::Acquire)
+    }
+
+    fn end(&self) {
+        self.ended.store(true, Ordering::Release);
+        self.wake.notify_waiters();
+        if let Some(queue) = &self.queue {
+            queue.wake();
+        }
+    }
+
+    fn is_ended(&self) -> bool {
+        self.ended.load(Ordering::Acquire)
+    }
+
+    /// Completes once the network half should end.
+    async fn stopped(&self) {
+        loop {
+            // Created before the check, so a notify_waiters() in between is not missed.
+            let notified = self.wake.notified();
+            if self.is_ended() {
+                return;
+            }
+            notified.await;
+        }
+    }
+}
+
+/// The pull reader of one stream (see the module's documentation).
+pub(crate) struct Reader {
+    stop: Arc<Stop>,
+    /// Gone once the outcome is known: that drops the connection.
+    source: Option<Source>,
+    cursor: Option<Box<Cursor>>,
+    outcome: Option<Result<()>>,
+}
+
+enum Source {
+    Direct(Box<Direct>),
+    Queued(Arc<Queue>),
+}
+
+impl Reader {
+    /// A reader whose caller reads the socket (inside [`next`](Self::next)); nothing is sent
+    /// before the first call. Fails with `Internal` when the runtime cannot be built.
+    pub(crate) fn direct(transport: Arc<Transport>, request: Request) -> Result<Reader> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_io()
+            .enable_time()
+            .build()
+            .map_err(|e| Error::internal(format!("cannot start a stream's runtime: {e}")))?;
+        let read_timeout = transport.read_timeout;
+        let opening: Opening = Box::pin(async move {
+            let response = transport.open_stream(&request, Via::OwnConnection).await?;
+            let cursor = Cursor::new(&response, request.rule, transport.max_event_bytes);
+            Ok((response, Box::new(cursor)))
+        });
+        Ok(Reader::with(
+            Arc::new(Stop::new(None)),
+            Source::Direct(Box::new(Direct {
+                runtime: Some(runtime),
+                opening: Some(opening),
+                response: None,
+                read_timeout,
+                last_read: Instant::now(),
+            })),
+        ))
+    }
+
+    /// A reader whose network half starts at once on oairun's runtime, reading ahead into a
+    /// queue.
+    pub(crate) fn background(transport: Arc<Transport>, request: Request) -> Reader {
+        let queue = Arc::new(Queue::default());
+        let stop = Arc::new(Stop::new(Some(queue.clone())));
+        let sink = QueueSink {
+            queue: queue.clone(),
+            stop: stop.clone(),
+        };
+        runtime::get().spawn(async move { transport.pump(request, sink).await });
+        Reader::with(stop, Source::Queued(queue))
+    }
+
+    fn with(stop: Arc<Stop>, source: Source) -> Reader {
+        Reader {
+            stop,
+            source: Some(source),
+            cursor: None,
+            outcome: None,
+        }
+    }
+
+    /// What cancels this reader from any thread.
+    pub(crate) fn stop(&self) -> &Arc<Stop> {
+        &self.stop
+    }
+
+    /// True when [`next`](Self::next) reads the socket on the calling thread (and so must
+    /// not be called inside a tokio runtime).
+    pub(crate) fn is_direct(&self) -> bool {
+        matches!(self.source, Some(Source::Direct(_)))
+    }
+
+    /// The next event, waiting for it at most `timeout` (`None`: as long as the read timeout
+    /// allows); `Over` once the stream is over, with the same outcome at every later call.
+    pub(crate) fn next(&mut self, timeout: Option<Duration>) -> Next {
+        let until = timeout.and_then(|t| Instant::now().checked_add(t));
+        loop {
+            if let Some(next) = self.step() {
+                return next;
+            }
+            let Some(source) = self.source.as_mut() else {
+                return self.finish(Err(Error::internal("a stream went on after its end")));
+            };
+            let stop = &self.stop;
+            let message = catch_unwind(AssertUnwindSafe(|| source.message(until, stop)));
+            let message = match message {
+                Ok(message) => message,
+                Err(panic) => {
+                    return self.finish(Err(Error::internal(format!(
+                        "the network half panicked: {}",
+                        panic_message(&*panic)
+                    ))))
+                }
+            };
+            match message {
+                Some(message) => self.take(message),
+                // A cancel call: the next step says so.
+                None if self.stop.is_cancelled() => {}
+                None => return Next::Again,
+            }
+        }
+    }
+
+    /// Adds to `events` the next events, up to `max` of them: waits at most `timeout` for the
+    /// first, then takes only those whose bytes are read already (see [`Batch`]). When the
+    /// outcome is decided after some of them, the next call gives it.
+    pub(crate) fn next_batch(
+        &mut self,
+        timeout: Option<Duration>,
+        max: usize,
+        events: &mut Vec<Event>,
+    ) -> Batch {
+        if max == 0 {
+            return Batch::Events;
+        }
+        match self.next(timeout) {
+            Next::Event(event) => events.push(event),
+            Next::Over(outcome) => return Batch::Over(outcome),
+            Next::Again => return Batch::Again,
+        }
+        while events.len() < max {
+            match self.step() {
+                Some(Next::Event(event)) => events.push(event),
+                Some(_) => break, // The outcome: given by the next call.
+                None => match self.source.as_ref().and_then(Source::try_message) {
+                    Some(message) => self.take(message),
+                    None => break,
+                },
+            }
+        }
+        Batch::Events
+    }
+
+    /// The step the reader can take without more bytes: an event, the outcome, or `None`.
+    fn step(&mut self) -> Option<Next> {
+        if let Some(outcome) = &self.outcome {
+            return Some(Next::Over(outcome.clone()));
+        }
+        if self.stop.is_cancelled() {
+            return Some(self.finish(Err(cancelled_error())));
+        }
+        match self.cursor.as_mut()?.next() {
+            Step::Event(event) => Some(Next::Event(event)),
+            Step::Over(outcome) => Some(self.finish(outcome)),
+            Step::More => None,
+        }
+    }
+
+    /// Takes what the network half read.
+    fn take(&mut self, message: Pumped) {
+        match (message, &mut self.cursor) {
+            (Pumped::Opened(Ok(cursor)), None) => self.cursor = Some(cursor),
+            (Pumped::Opened(Err(error)), None) => {
+                self.finish(Err(error));
+            }
+            (Pumped::Data(bytes), Some(cursor)) => cursor.feed(&bytes),
+            (Pumped::End, Some(cursor)) => {
+                let outcome = cursor.end();
+                self.finish(outcome);
+            }
+            (Pumped::Failed(error), Some(cursor)) => {
+                let error = cursor.fail(error);
+                self.finish(Err(error));
+            }
+            _ => {
+                self.finish(Err(Error::internal(
+                    "the stream task ended without an answer",
+                )));
+            }
+        }
+    }
+
+    /// Records the outcome and drops the connection.
+    fn finish(&mut self, outcome: Result<()>) -> Next {
+        log::log(LogLevel::Debug, || {
+            let events = self.cursor.as_ref().map_or(0, |cursor| cursor.delivered());
+            match &outcome {
+                Ok(()) => format!("stream complete after {events} events"),
+                Err(error) => format!("stream ended after {events} events: {}", error.message()),
+            }
+        });
+        self.outcome = Some(outcome.clone());
+        self.source = None;
+        self.stop.end();
+        Next::Over(outcome)
+    }
+}
+
+impl Drop for Reader {
+    fn drop(&mut self) {
+        // A background reader's network half ends, dropping its connection.
+        self.stop.end();
+    }
+}
+
+/// What [`Reader::next_batch`] did.
+pub(crate) enum Batch {
+    /// Events were added (at least one, unless `max` was 0).
+    Events,
+    /// The stream is over, with this outcome; nothing was added.
+    Over(Result<()>),
+    /// Nothing within the time limit.
+    Again,
+}
+
+impl Source {
+    /// The next thing the network half read, waiting at most until `until`; `None` when that
+    /// came first. Returns early, with `None`, on a cancel call (the caller checks for one).
+    fn message(&mut self, until: Option<Instant>, stop: &Stop) -> Option<Pumped> {
+        match self {
+            Source::Direct(direct) => direct.message(until, stop),
+            Source::Queued(queue) => queue.take(until, stop),
+        }
+    }
+
+    /// What the network half has read already, without waiting.
+    fn try_message(&self) -> Option<Pumped> {
+        match self {
+            Source::Direct(_) => None,
+            Source::Queued(queue) => queue.try_take(),
+        }
+    }
+}
+
+type Opening = Pin<Box<dyn Future<Output = Result<(Response, Box<Cursor>)>> + Send>>;
+
+/// A stream read on its caller's thread: the runtime that polls its connection, the request
+/// until it is answered, then the answer's body.
+struct Direct {
+    /// Always `Some` until dropped.
+    runtime: Option<tokio::runtime::Runtime>,
+    opening: Option<Opening>,
+    response: Option<Response>,
+    read_timeout: Duration,
+    /// When the last byte arrived: the read timeout counts from there, across calls.
+    last_read: Instant,
+}
+
+enum Waited<T> {
+    Done(T),
+    Deadline,
+    Stopped,
+}
+
+/// Polls `future` until it completes, `until` passes or the reader is stopped. When `until`
+/// has passed already, the runtime still gets two turns, so that bytes already in the socket
+/// are read: a zero time limit takes what is there.
+async fn wait<F: Future>(future: F, until: Option<Instant>, stop: &Stop) -> Waited<F::Output> {
+    let deadline = async {
+        tokio::task::yield_now().await;
+        tokio::task::yield_now().await;
+        match until {
+            Some(until) => tokio::time::sleep_until(until.into()).await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        biased;
+        _ = stop.stopped() => Waited::Stopped,
+        output = future => Waited::Done(output),
+        _ = deadline => Waited::Deadline,
+    }
+}
+
+impl Direct {
+    fn message(&mut self, until: Option<Instant>, stop: &Stop) -> Option<Pumped> {
+        let runtime = self.runtime.as_ref()?;
+        if let Some(opening) = self.opening.as_mut() {
+            return match runtime.block_on(wait(opening.as_mut(), until, stop)) {
+                Waited::Done(Ok((response, cursor))) => {
+                    self.opening = None;
+                    self.response = Some(response);
+                    self.last_read = Instant::now();
+                    Some(Pumped::Opened(Ok(cursor)))
+                }
+                Waited::Done(Err(error)) => {
+                    self.opening = None;
+                    Some(Pumped::Opened(Err(error)))
+                }
+                Waited::Deadline | Waited::Stopped => None,
+            };
+        }
+        let response = self.response.as_mut()?;
+        // The read timeout runs from the last byte, whatever the calls' own limits.
+        let read_until = self.last_read.checked_add(self.read_timeout);
+        let limit = match (until, read_until) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        match runtime.block_on(wait(response.chunk(), limit, stop)) {
+            Waited::Done(Ok(Some(bytes))) => {
+                self.last_read = Instant::now();
+                Some(Pumped::Data(bytes))
+            }
+            Waited::Done(Ok(None)) => Some(Pumped::End),
+            Waited::Done(Err(e)) => Some(Pumped::Failed(transport_error("the stream failed", &e))),
+            Waited::Deadline if read_until.is_some_and(|t| Instant::now() >= t) => {
+                Some(Pumped::Failed(timeout_error("no data", self.read_timeout)))
+            }
+            Waited::Deadline | Waited::Stopped => None,
+        }
+    }
+}
+
+impl Drop for Direct {
+    fn drop(&mut self) {
+        // The answer goes first, then the runtime with the connection's task, without waiting
+        // for a name lookup that may still be running on one of its threads.
+        self.response = None;
+        self.opening = None;
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+/// A background reader's queue: what the network half read, waiting for the caller.
+#[derive(Default)]
+pub(crate) struct Queue {
+    state: Mutex<QueueState>,
+    ready: Condvar,
+    /// Room in the queue, for the network half.
+    space: Notify,
+}
+
+#[derive(Default)]
+struct QueueState {
+    items: VecDeque<Pumped>,
+    /// The network half has ended (its sink is gone).
+    sender_gone: bool,
+    /// A cancel call or the outcome: nothing more will be taken.
+    woken: bool,
+    /// The eventfd, once asked for, and whether it is set.
+    fd: Option<OwnedFd>,
+    signalled: bool,
+}
+
+impl QueueState {
+    fn ready(&self) -> bool {
+        !self.items.is_empty() || self.sender_gone || self.woken
+    }
+
+    /// Sets or clears the eventfd to match [`ready`](Self::ready).
+    fn update_fd(&mut self) {
+        let want = self.ready();
+        let Some(fd) = &self.fd else { return };
+        if want == self.signalled {
+            return;
+        }
+        let raw = fd.as_raw_fd();
+        // SAFETY: raw is our open eventfd; the buffer is 8 bytes, as eventfd requires.
+        unsafe {
+            if want {
+                let one: u64 = 1;
+                libc::write(raw, (&one as *const u64).cast(), 8);
+            } else {
+                let mut value: u64 = 0;
+                libc::read(raw, (&mut value as *mut u64).cast(), 8);
+            }
+        }
+        self.signalled = want;
+    }
+}
+
+impl Queue {
+    fn push(&self, message: &mut Option<Pumped>) -> bool {
+        let mut state = lock(&self.state);
+        if state.items.len() >= READ_AHEAD_CHUNKS {
+            return false;
+        }
+        if let Some(message) = message.take() {
+            state.items.push_back(message);
+        }
+        state.update_fd();
+        self.ready.notify_one();
+        true
+    }
+
+    fn sender_gone(&self) {
+        let mut state = lock(&self.state);
+        state.sender_gone = true;
+        state.update_fd();
+        self.ready.notify_all();
+    }
+
+    fn wake(&self) {
+        let mut state = lock(&self.state);
+        state.woken = true;
+        state.update_fd();
+        self.ready.notify_all();
+    }
+
+    fn pop(&self, mut state: MutexGuard<'_, QueueState>) -> Option<Pumped> {
+        let message = state.items.pop_front();
+        if message.is_some() {
+            self.space.notify_one();
+        } else if state.sender_gone {
+            // The network half ended without its last word (it panicked).
+            return Some(Pumped::Lost);
+        }
+        state.update_fd();
+        message
+    }
+
+    fn take(&self, until: Option<Instant>, stop: &Stop) -> Option<Pumped> {
+        let mut state = lock(&self.state);
+        while !(state.ready() || stop.is_cancelled()) {
+            state = match until {
+                None => self
+                    .ready
+                    .wait(state)
+                    .unwrap_or_else(|poisoned| poisoned.into_inner()),
+                Some(until) => {
+                    let left = until.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        break;
+                    }
+                    self.ready
+                        .wait_timeout(state, left)
+                        .unwrap_or_else(|poisoned| poisoned.into_inner())
+                        .0
+                }
+            };
+        }
+        self.pop(state)
+    }
+
+    fn try_take(&self) -> Option<Pumped> {
+        self.pop(lock(&self.state))
+    }
+
+    /// The eventfd, made on the first call and set when something is ready already.
+    fn fd(&self) -> Result<RawFd> {
+        let mut state = lock(&self.state);
+        if state.fd.is_none() {
+            // SAFETY: eventfd takes no pointer; a non-negative result is a new descriptor we
+            // then own.
+            let raw = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
+            if raw < 0 {
+                return Err(Error::new(
+                    ErrorKind::Internal,
+                    format!(
+                        "cannot make an eventfd: {}",
+                        std::io::Error::last_os_error()
+                    ),
+                ));
+            }
+            // SAFETY: raw is a new descriptor nothing else owns.
+            state.fd = Some(unsafe { OwnedFd::from_raw_fd(raw) });
+            state.signalled = false;
+            state.update_fd();
+        }
+        Ok(state.fd.as_ref().map_or(-1, AsRawFd::as_raw_fd))
+    }
+}
+
+/// The sink of a background reader: the queue, at most [`READ_AHEAD_CHUNKS`] reads deep.
+struct QueueSink {
+    queue: Arc<Queue>,
+    stop: Arc<Stop>,
+}
+
+impl Sink for QueueSink {
+    async fn send(&mut self, message: Pumped) -> bool {
+        let mut message = Some(message);
+        loop {
+            // Made before the check: a pop's notify_one() in between leaves a permit.
+            let space = self.queue.space.notified();
+            if self.stop.is_ended() {
+                return false;
+            }
+            if self.queue.push(&mut message) {
+                return true;
+            }
+            tokio::select! {
+                _ = space => {}
+                _ = self.stop.stopped() => return false,
+            }
+        }
+    }
+
+    async fn closed(&self) {
+        self.stop.stopped().await
+    }
+}
+
+impl Drop for QueueSink {
+    fn drop(&mut self) {
+        self.queue.sender_gone();
+    }
+}
