@@ -55,6 +55,7 @@ examples: build
 	$(CC) $(WARN) $(CFLAGS) $(INCLUDES) examples/c/stream.c -o $(OUT)/stream $(LINK)
 	$(CC) $(WARN) $(CFLAGS) $(INCLUDES) examples/c/responses.c -o $(OUT)/responses $(LINK)
 	$(CC) $(WARN) $(CFLAGS) $(INCLUDES) examples/c/tool_loop.c -o $(OUT)/tool_loop $(LINK)
+	$(CC) $(WARN) $(CFLAGS) $(INCLUDES) examples/c/reader.c -o $(OUT)/reader $(LINK)
 	mkdir -p $(CPPOUT)
 	$(CXX) $(WARN) -std=c++17 $(CFLAGS) $(CPPINCLUDES) examples/cpp/stream.cpp -o $(CPPOUT)/stream $(LINK)
 	$(CXX) $(WARN) -std=c++17 $(CFLAGS) $(CPPINCLUDES) examples/cpp/tool_loop.cpp -o $(CPPOUT)/tool_loop $(LINK)

@@ -30,6 +30,10 @@ echo "== C, the Responses API: return a function's output to the model (previous
 echo "   a function_call_output item) and print its answer as it streams"
 run target/examples/c/responses resp_fixed_function_call call_fixed_get_weather '{"temp_c":15,"sky":"clear"}'
 echo
+echo "== C, the pull API: the same stream, its events taken on this thread in batches (with a"
+echo "   time limit) instead of through a callback"
+run target/examples/c/reader resp_fixed_function_call call_fixed_get_weather '{"temp_c":15,"sky":"clear"}'
+echo
 echo "== C, the tool-call loop (Responses): the model calls a weather and a clock tool until it"
 echo "   can answer; the test server's scripted model \`tool_loop\` answers with the outputs it got"
 echo "   (against a real server: OPENAI_BASE_URL, OPENAI_API_KEY and --model or OAIRUN_MODEL)"
