@@ -19,8 +19,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use futures::task::AtomicWaker;
 use reqwest::Response;
 use tokio::sync::Notify;
+use tokio::time::Sleep;
 
 use crate::api::Request;
 use crate::error::{Error, ErrorKind, Result};
@@ -60,6 +62,8 @@ pub(crate) struct Stop {
     /// Set by a cancel call or once the outcome is known: the network half should end.
     ended: AtomicBool,
     wake: Notify,
+    /// The task of a direct reader's waiting call (cheaper per read than a `Notify` waiter).
+    waiting: AtomicWaker,
     /// A background reader's queue, whose waiting caller a cancel call wakes.
     queue: Option<Arc<Queue>>,
 }
@@ -70,6 +74,7 @@ impl Stop {
             cancelled: AtomicBool::new(false),
             ended: AtomicBool::new(false),
             wake: Notify::new(),
+            waiting: AtomicWaker::new(),
             queue,
         }
     }
@@ -93,6 +98,7 @@ impl Stop {
     fn end(&self) {
         self.ended.store(true, Ordering::Release);
         self.wake.notify_waiters();
+        self.waiting.wake();
         if let Some(queue) = &self.queue {
             queue.wake();
         }
@@ -152,6 +158,7 @@ impl Reader {
                 response: None,
                 read_timeout,
                 last_read: Instant::now(),
+                timer: None,
             })),
         ))
     }
@@ -353,6 +360,8 @@ struct Direct {
     read_timeout: Duration,
     /// When the last byte arrived: the read timeout counts from there, across calls.
     last_read: Instant,
+    /// The one timer of the waiting calls, moved only when it must be (see `Direct::wait`).
+    timer: Option<Pin<Box<Sleep>>>,
 }
 
 enum Waited<T> {
@@ -361,52 +370,36 @@ enum Waited<T> {
     Stopped,
 }
 
-/// Polls `future` until it completes, `until` passes or the reader is stopped. When `until`
-/// has passed already, the runtime still gets two turns, so that bytes already in the socket
-/// are read: a zero time limit takes what is there.
-async fn wait<F: Future>(future: F, until: Option<Instant>, stop: &Stop) -> Waited<F::Output> {
-    let deadline = async {
-        tokio::task::yield_now().await;
-        tokio::task::yield_now().await;
-        match until {
-            Some(until) => tokio::time::sleep_until(until.into()).await,
-            None => std::future::pending().await,
-        }
-    };
-    tokio::select! {
-        biased;
-        _ = stop.stopped() => Waited::Stopped,
-        output = future => Waited::Done(output),
-        _ = deadline => Waited::Deadline,
-    }
-}
+/// How far past a wait's limit the timer may be left rather than moved: a timer that fires
+/// early is moved then, so each read need not move it.
+const TIMER_SLACK: Duration = Duration::from_secs(1);
 
 impl Direct {
     fn message(&mut self, until: Option<Instant>, stop: &Stop) -> Option<Pumped> {
-        let runtime = self.runtime.as_ref()?;
-        if let Some(opening) = self.opening.as_mut() {
-            return match runtime.block_on(wait(opening.as_mut(), until, stop)) {
+        if let Some(mut opening) = self.opening.take() {
+            return match self.wait(opening.as_mut(), until, stop) {
                 Waited::Done(Ok((response, cursor))) => {
-                    self.opening = None;
                     self.response = Some(response);
                     self.last_read = Instant::now();
                     Some(Pumped::Opened(Ok(cursor)))
                 }
-                Waited::Done(Err(error)) => {
-                    self.opening = None;
-                    Some(Pumped::Opened(Err(error)))
+                Waited::Done(Err(error)) => Some(Pumped::Opened(Err(error))),
+                Waited::Deadline | Waited::Stopped => {
+                    self.opening = Some(opening);
+                    None
                 }
-                Waited::Deadline | Waited::Stopped => None,
             };
         }
-        let response = self.response.as_mut()?;
+        let mut response = self.response.take()?;
         // The read timeout runs from the last byte, whatever the calls' own limits.
         let read_until = self.last_read.checked_add(self.read_timeout);
         let limit = match (until, read_until) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
-        match runtime.block_on(wait(response.chunk(), limit, stop)) {
+        let waited = self.wait(response.chunk(), limit, stop);
+        self.response = Some(response);
+        match waited {
             Waited::Done(Ok(Some(bytes))) => {
                 self.last_read = Instant::now();
                 Some(Pumped::Data(bytes))
@@ -418,6 +411,63 @@ impl Direct {
             }
             Waited::Deadline | Waited::Stopped => None,
         }
+    }
+
+    /// Runs the reader's runtime on this thread until `future` completes, `until` passes or
+    /// the reader is stopped. When `until` has passed already, the runtime still gets two
+    /// turns, so that bytes already in the socket are read: a zero time limit takes what is
+    /// there.
+    fn wait<F: Future>(
+        &mut self,
+        future: F,
+        until: Option<Instant>,
+        stop: &Stop,
+    ) -> Waited<F::Output> {
+        let Some(runtime) = self.runtime.as_ref() else {
+            return Waited::Stopped;
+        };
+        let timer = &mut self.timer;
+        runtime.block_on(async move {
+            let stopped = std::future::poll_fn(|cx| {
+                stop.waiting.register(cx.waker());
+                if stop.is_ended() {
+                    std::task::Poll::Ready(())
+                } else {
+                    std::task::Poll::Pending
+                }
+            });
+            let deadline = async {
+                let Some(until) = until else {
+                    return std::future::pending().await;
+                };
+                if until <= Instant::now() {
+                    // Each yield lets the runtime poll the socket once without blocking.
+                    tokio::task::yield_now().await;
+                    tokio::task::yield_now().await;
+                    return;
+                }
+                let until = tokio::time::Instant::from_std(until);
+                let timer = timer.get_or_insert_with(|| Box::pin(tokio::time::sleep_until(until)));
+                loop {
+                    let set = timer.deadline();
+                    if set > until || until - set > TIMER_SLACK {
+                        timer.as_mut().reset(until);
+                    }
+                    timer.as_mut().await;
+                    if tokio::time::Instant::now() >= until {
+                        return;
+                    }
+                    // The timer was left early on purpose: it is moved to the limit now.
+                    timer.as_mut().reset(until);
+                }
+            };
+            tokio::select! {
+                biased;
+                _ = stopped => Waited::Stopped,
+                output = future => Waited::Done(output),
+                _ = deadline => Waited::Deadline,
+            }
+        })
     }
 }
 
