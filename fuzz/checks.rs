@@ -331,6 +331,14 @@ pub fn responses_stream(input: &[u8]) {
         for reads in &splits {
             let (events, outcome) = responses_stream_over_reads(reads, broken, cap);
             check_consistent(&events, &outcome);
+            for event in &events {
+                assert_eq!(
+                    event.text_delta(),
+                    reference_text_delta(event),
+                    "text delta of {:?}",
+                    event.data()
+                );
+            }
             let got: Vec<_> = events.iter().map(triple).collect();
             let text = outcome_text(&outcome);
             let what = format!("{} reads, broken {broken}, cap {cap}", reads.len());
@@ -379,6 +387,38 @@ pub fn responses_stream(input: &[u8]) {
                 }
             }
         }
+    }
+}
+
+/// `Event::text_delta` as serde_json reads it (objects read into maps of raw values, the last
+/// of duplicate keys winning), the reference for oairun's own scanner.
+fn reference_text_delta(event: &Event) -> Option<String> {
+    use serde_json::value::RawValue;
+    use std::collections::BTreeMap;
+    fn field<'a>(text: &'a str, key: &str) -> Option<&'a str> {
+        let map: BTreeMap<String, &RawValue> = serde_json::from_str(text).ok()?;
+        map.get(key).map(|raw| raw.get())
+    }
+    let string = |raw: &str| serde_json::from_str::<String>(raw).ok();
+    match event.kind() {
+        EventKind::ThreadMessageDelta => {
+            let content = field(field(event.data(), "delta")?, "content")?;
+            let parts: Vec<&RawValue> = serde_json::from_str(content).ok()?;
+            let mut text = None::<String>;
+            for part in parts {
+                if field(part.get(), "type").and_then(string).as_deref() != Some("text") {
+                    continue;
+                }
+                let piece = field(part.get(), "text")
+                    .and_then(|t| field(t, "value"))
+                    .and_then(string)
+                    .unwrap_or_default();
+                text.get_or_insert_with(String::new).push_str(&piece);
+            }
+            text
+        }
+        EventKind::ResponseOutputTextDelta => string(field(event.data(), "delta")?),
+        _ => None,
     }
 }
 
