@@ -83,6 +83,8 @@ impl Transport {
             headers.insert(name, value);
         }
 
+        // One TLS configuration, its roots parsed once, for both clients.
+        let tls = tls_config(&resolved)?;
         let build = |pooled: bool| -> Result<reqwest::Client> {
             let mut builder = reqwest::Client::builder()
                 .default_headers(headers.clone())
@@ -95,7 +97,7 @@ impl Transport {
             if !pooled {
                 builder = builder.pool_max_idle_per_host(0);
             }
-            let builder = with_roots(builder, &resolved)?;
+            let builder = builder.use_preconfigured_tls(tls.clone());
             let builder = with_proxy(builder, options.proxy.as_deref())?;
             builder
                 .build()
@@ -337,26 +339,38 @@ pub(crate) fn parse_base_url(text: &str) -> Result<Url> {
     Ok(base)
 }
 
-/// Trusts the roots of `SSL_CERT_FILE`/`SSL_CERT_DIR` instead of the bundled ones when set,
-/// and the options' extra roots in any case.
-fn with_roots(
-    mut builder: reqwest::ClientBuilder,
-    resolved: &crate::config::Resolved,
-) -> Result<reqwest::ClientBuilder> {
-    if let Some(roots) = &resolved.replaced_roots {
-        builder = builder.tls_built_in_root_certs(false);
-        for cert in roots {
-            builder = builder.add_root_certificate(certificate(cert)?);
+/// The TLS configuration of a client's connections: rustls with the process's default crypto
+/// provider (else ring), TLS 1.3 and 1.2, HTTP/1.1 by ALPN, as reqwest builds it, trusting the
+/// roots of `SSL_CERT_FILE`/`SSL_CERT_DIR` instead of the bundled (webpki) ones when set, and
+/// the options' extra roots in any case.
+fn tls_config(resolved: &crate::config::Resolved) -> Result<rustls::ClientConfig> {
+    let mut roots = rustls::RootCertStore::empty();
+    match &resolved.replaced_roots {
+        Some(certs) => {
+            for cert in certs {
+                add_root(&mut roots, cert)?;
+            }
         }
+        None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
     }
     for cert in &resolved.extra_roots {
-        builder = builder.add_root_certificate(certificate(cert)?);
+        add_root(&mut roots, cert)?;
     }
-    Ok(builder)
+    let provider = rustls::crypto::CryptoProvider::get_default()
+        .cloned()
+        .unwrap_or_else(|| Arc::new(rustls::crypto::ring::default_provider()));
+    let mut tls = rustls::ClientConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
+        .map_err(|e| Error::internal(format!("cannot set up TLS: {e}")))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    tls.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(tls)
 }
 
-fn certificate(der: &CertificateDer<'_>) -> Result<reqwest::Certificate> {
-    reqwest::Certificate::from_der(der)
+fn add_root(roots: &mut rustls::RootCertStore, der: &CertificateDer<'_>) -> Result<()> {
+    roots
+        .add(der.clone().into_owned())
         .map_err(|e| Error::invalid(format!("a root certificate cannot be used: {e}")))
 }
 
