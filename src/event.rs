@@ -86,6 +86,11 @@ impl Event {
     /// joined), or the `delta` of a `response.output_text.delta`. `None` for any other event,
     /// a message delta with no text part, or data that is not what the API sends.
     pub fn text_delta(&self) -> Option<String> {
+        self.text_delta_with_room(0)
+    }
+
+    /// [`text_delta`](Self::text_delta), with room for `spare` more bytes (the C API's NUL).
+    pub(crate) fn text_delta_with_room(&self, spare: usize) -> Option<String> {
         // Only the fields on the way to the text are decoded (json::field): the rest of the
         // object is checked but not built, which is most of the cost of a whole parse.
         match self.kind {
@@ -109,7 +114,10 @@ impl Event {
                 text
             }
             EventKind::ResponseOutputTextDelta => {
-                json::string(json::field(self.data(), "delta")?).map(|text| text.into_owned())
+                let text = json::string(json::field(self.data(), "delta")?)?;
+                let mut owned = String::with_capacity(text.len() + spare);
+                owned.push_str(&text);
+                Some(owned)
             }
             _ => None,
         }
@@ -187,6 +195,7 @@ pub(crate) mod json {
     /// (not `"`, `\\` or a control character), or `None` when the run reaches the end. Eight
     /// bytes at a time while it can: the bit tricks of "Bit Twiddling Hacks" (haszero,
     /// hasless), exact for the first byte they flag.
+    #[inline]
     fn plain_run(bytes: &[u8]) -> Option<usize> {
         const ONES: u64 = 0x0101_0101_0101_0101;
         const HIGHS: u64 = 0x8080_8080_8080_8080;
@@ -260,11 +269,11 @@ pub(crate) mod json {
                     }
                     let start = self.at;
                     let escaped = self.string()?;
-                    let raw_key = &self.text[start..self.at];
                     let wanted = if escaped {
+                        let raw_key = self.text.get(start..self.at)?;
                         serde_json::from_str::<String>(raw_key).ok()? == key
                     } else {
-                        &raw_key[1..raw_key.len() - 1] == key
+                        &self.bytes[start + 1..self.at - 1] == key.as_bytes()
                     };
                     self.eat(b':')?;
                     self.skip_ws()?;
@@ -290,6 +299,7 @@ pub(crate) mod json {
         }
 
         /// Skips a string (at its opening quote); says whether it has an escape.
+        #[inline]
         fn string(&mut self) -> Option<bool> {
             self.at += 1;
             let mut escaped = false;

@@ -103,7 +103,7 @@ pub unsafe extern "C" fn oairun_event_text_delta(
         let text = event.and_then(|lent| {
             let text = lent.text_delta.get_or_init(|| {
                 event_of(Some(lent))
-                    .and_then(Event::text_delta)
+                    .and_then(|event| event.text_delta_with_room(1))
                     .map(|mut text| {
                         text.push('\0');
                         text
