@@ -92,10 +92,13 @@ impl Stop {
 
     fn end(&self) {
         self.ended.store(true, Ordering::Release);
-        self.wake.notify_waiters();
+        // The queue first: once the network half is told, it may drop its end of the queue at
+        // once, and a waiting caller must not find it abandoned before it is woken (see
+        // Queue::pop).
         if let Some(queue) = &self.queue {
             queue.wake();
         }
+        self.wake.notify_waiters();
     }
 
     fn is_ended(&self) -> bool {
@@ -513,8 +516,9 @@ impl Queue {
         let message = state.items.pop_front();
         if message.is_some() {
             self.space.notify_one();
-        } else if state.sender_gone {
-            // The network half ended without its last word (it panicked).
+        } else if state.sender_gone && !state.woken {
+            // The network half ended without its last word (it panicked). Not so once woken:
+            // a cancel call told it to end, and the caller finds the cancel.
             return Some(Pumped::Lost);
         }
         state.update_fd();
