@@ -168,7 +168,18 @@ impl Reader {
             queue: queue.clone(),
             stop: stop.clone(),
         };
-        runtime::get().spawn(async move { transport.pump(request, sink).await });
+        let ended = stop.clone();
+        runtime::get().spawn(async move {
+            // Ends as soon as the reader no longer wants the stream (a cancel call, the
+            // outcome, the reader freed), dropping the connection, whatever the network half is
+            // doing: `pump` itself watches for it only once the answer has begun, not while it
+            // connects, waits for the answer's headers or between two attempts.
+            tokio::select! {
+                biased;
+                _ = ended.stopped() => {}
+                _ = transport.pump(request, sink) => {}
+            }
+        });
         Reader::with(stop, Source::Queued(queue))
     }
 
