@@ -239,15 +239,18 @@ pub unsafe extern "C" fn oairun_reader_next(
         let reader = arg_ref("reader", reader)?;
         let event = event.ok_or_else(|| Error::invalid("event must not be NULL"))?;
         let limit = time_limit(timeout_ms)?;
-        *event = std::ptr::null();
-        reader.with(|state| match state.reader.next(limit) {
-            Next::Event(taken) => {
-                state.events.push(taken);
-                *event = &state.lend()[0];
-                Ok(false)
+        reader.with(|state| {
+            // Only once the call is accepted: a refused one touches nothing.
+            *event = std::ptr::null();
+            match state.reader.next(limit) {
+                Next::Event(taken) => {
+                    state.events.push(taken);
+                    *event = &state.lend()[0];
+                    Ok(false)
+                }
+                Next::Over(outcome) => outcome.map(|()| false),
+                Next::Again => Ok(true),
             }
-            Next::Over(outcome) => outcome.map(|()| false),
-            Next::Again => Ok(true),
         })
     })
 }
