@@ -59,6 +59,7 @@ examples: build
 	mkdir -p $(CPPOUT)
 	$(CXX) $(WARN) -std=c++17 $(CFLAGS) $(CPPINCLUDES) examples/cpp/stream.cpp -o $(CPPOUT)/stream $(LINK)
 	$(CXX) $(WARN) -std=c++17 $(CFLAGS) $(CPPINCLUDES) examples/cpp/tool_loop.cpp -o $(CPPOUT)/tool_loop $(LINK)
+	$(CXX) $(WARN) -std=c++17 $(CFLAGS) $(CPPINCLUDES) examples/cpp/reader.cpp -o $(CPPOUT)/reader $(LINK)
 
 demo: examples
 	scripts/with-testserver.sh scripts/demo.sh

@@ -48,6 +48,10 @@ echo
 echo "== C++, the tool-call loop: the same agent, a lambda per role"
 run target/examples/cpp/tool_loop --model tool_loop
 echo
+echo "== C++, pulled instead of called back: an event loop polls the reader's descriptor and takes"
+echo "   the events that are there (oairun::Reader, OAIRUN_READER_BACKGROUND)"
+run target/examples/cpp/reader
+echo
 echo "== Python, synchronous: the same submission through the ctypes binding"
 run python3 examples/python/submit.py thread_123 run_123 call_001 "70 degrees and sunny."
 echo

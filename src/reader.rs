@@ -97,11 +97,14 @@ impl Stop {
 
     fn end(&self) {
         self.ended.store(true, Ordering::Release);
-        self.wake.notify_waiters();
-        self.waiting.wake();
+        // The queue first: once the network half is told, it may drop its end of the queue at
+        // once, and a waiting caller must not find it abandoned before it is woken (see
+        // Queue::pop).
         if let Some(queue) = &self.queue {
             queue.wake();
         }
+        self.wake.notify_waiters();
+        self.waiting.wake();
     }
 
     fn is_ended(&self) -> bool {
@@ -172,7 +175,18 @@ impl Reader {
             queue: queue.clone(),
             stop: stop.clone(),
         };
-        runtime::get().spawn(async move { transport.pump(request, sink).await });
+        let ended = stop.clone();
+        runtime::get().spawn(async move {
+            // Ends as soon as the reader no longer wants the stream (a cancel call, the
+            // outcome, the reader freed), dropping the connection, whatever the network half is
+            // doing: `pump` itself watches for it only once the answer has begun, not while it
+            // connects, waits for the answer's headers or between two attempts.
+            tokio::select! {
+                biased;
+                _ = ended.stopped() => {}
+                _ = transport.pump(request, sink) => {}
+            }
+        });
         Reader::with(stop, Source::Queued(queue))
     }
 
@@ -563,8 +577,9 @@ impl Queue {
         let message = state.items.pop_front();
         if message.is_some() {
             self.space.notify_one();
-        } else if state.sender_gone {
-            // The network half ended without its last word (it panicked).
+        } else if state.sender_gone && !state.woken {
+            // The network half ended without its last word (it panicked). Not so once woken:
+            // a cancel call told it to end, and the caller finds the cancel.
             return Some(Pumped::Lost);
         }
         state.update_fd();

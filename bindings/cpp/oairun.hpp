@@ -3,7 +3,8 @@
  *
  * What it adds to the C API, and nothing else:
  * - Ownership: every oairun_x_new / oairun_x_free pair is a move-only class that frees in its
- *   destructor (ClientOptions, Client, ToolOutputs, ResponseRequest, ToolCalls, Stream); a
+ *   destructor (ClientOptions, Client, ToolOutputs, ResponseRequest, ToolCalls, Stream,
+ *   Reader); a
  *   moved-from object is empty (`raw()` is NULL) and its destructor does nothing. Strings
  *   oairun hands out are copied into std::string and freed with oairun_string_free at once.
  * - Errors: a failed call throws oairun::Error, which carries every field of oairun_error
@@ -31,7 +32,8 @@
  *
  * Threads: as in oairun.h. A Client may be used from many threads at once; the callbacks of a
  * blocking call run on the calling thread; those of a started Stream on an oairun callback
- * thread, one at a time.
+ * thread, one at a time. A Reader has no callbacks: its events are taken by the thread that
+ * calls Reader::next, one call at a time.
  *
  * Build: `-I<dir of oairun.h> -I<dir of oairun.hpp>` (both are installed in the same include
  * folder), link with -loairun, -std=c++17 or later.
@@ -40,6 +42,8 @@
 #ifndef OAIRUN_HPP
 #define OAIRUN_HPP
 
+#include <chrono>
+#include <climits>
 #include <cstddef>
 #include <cstdint>
 #include <exception>
@@ -54,6 +58,7 @@
 #include <string_view>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 #include "oairun.h"
 
@@ -748,6 +753,125 @@ private:
     std::unique_ptr<detail::StartedState> state_;
 };
 
+/// A stream whose events the caller takes (oairun_reader, the pull API), from
+/// Client::create_response_stream_open or Client::submit_tool_outputs_stream_open: move-only,
+/// freed (and its connection dropped, if the stream is not over) by the destructor.
+///
+/// next() and next_batch() give the events in wire order, the terminal one included, as the
+/// callback forms deliver them; once the stream is over they give its outcome at every call:
+/// nothing (done() is then true) when it ended well, else they throw its Error. Each call
+/// waits at most `timeout` (negative, the default: no limit of its own, only the client's read
+/// timeout); when nothing came in time it returns nothing and done() stays false: call again.
+/// The events are views valid until the next call on this Reader (or its destruction).
+///
+/// Without OAIRUN_READER_BACKGROUND the stream is read on the thread that calls next(), inside
+/// the call; with it, oairun's threads read ahead and fd() gives a descriptor to poll. One call
+/// at a time (cancel() excepted, from any thread); the Reader may move between threads from
+/// one call to the next.
+class Reader {
+public:
+    /// No limit of the call's own: the client's read timeout only.
+    static constexpr std::chrono::milliseconds no_limit{-1};
+
+    /// An empty reader (raw() is NULL).
+    Reader() noexcept = default;
+    /// Takes ownership of a reader from the C API.
+    explicit Reader(oairun_reader *reader) noexcept : reader_(reader) {}
+    Reader(Reader &&other) noexcept
+        : reader_(detail::take(other.reader_)), done_(std::exchange(other.done_, false)),
+          batch_(std::move(other.batch_)) {}
+    Reader &operator=(Reader &&other) noexcept {
+        if (this != &other) {
+            reset();
+            reader_ = detail::take(other.reader_);
+            done_ = std::exchange(other.done_, false);
+            batch_ = std::move(other.batch_);
+        }
+        return *this;
+    }
+    Reader(const Reader &) = delete;
+    Reader &operator=(const Reader &) = delete;
+    ~Reader() { reset(); }
+
+    /// The next event, waiting for it at most `timeout`; nothing when the stream has ended
+    /// well (done() is true) or nothing came in time (done() is false). Throws the stream's
+    /// Error when it failed (OAIRUN_CANCELLED after cancel()), again at every later call.
+    std::optional<Event> next(std::chrono::milliseconds timeout = no_limit) {
+        const oairun_event *event = nullptr;
+        oairun_error *err = nullptr;
+        oairun_status status = oairun_reader_next(reader_, limit(timeout), &event, &err);
+        if (status == OAIRUN_AGAIN) return std::nullopt;
+        detail::check(status, err);
+        if (!event) {
+            done_ = true;
+            return std::nullopt;
+        }
+        return Event(event);
+    }
+
+    /// The next events, as many as have arrived, up to `max` (at least 1): waits at most
+    /// `timeout` for the first, then takes only those already read. Empty when the stream has
+    /// ended well (done() is true) or nothing came in time (done() is false); throws as next()
+    /// does.
+    std::vector<Event> next_batch(std::size_t max, std::chrono::milliseconds timeout = no_limit) {
+        if (max == 0)
+            throw Error(OAIRUN_INVALID_ARGUMENT, "oairun::Reader::next_batch: max must be at least 1");
+        batch_.resize(max);
+        std::size_t count = 0;
+        oairun_error *err = nullptr;
+        oairun_status status = oairun_reader_next_batch(reader_, limit(timeout), batch_.data(), max,
+                                                        &count, &err);
+        std::vector<Event> events;
+        if (status == OAIRUN_AGAIN) return events;
+        detail::check(status, err);
+        if (count == 0) done_ = true;
+        events.reserve(count);
+        for (std::size_t i = 0; i < count; i++) events.emplace_back(batch_[i]);
+        return events;
+    }
+
+    /// True once the stream has ended well and its end was taken (next() or next_batch() gave
+    /// nothing for it).
+    bool done() const noexcept { return done_; }
+
+    /// Cancels the stream from any thread: a call waiting in next() throws Error
+    /// (OAIRUN_CANCELLED) at once, as does every later one, unless the stream was over already.
+    void cancel() const noexcept { oairun_reader_cancel(reader_); }
+
+    /// A descriptor that is readable while the reader has something to take, for poll(),
+    /// epoll or an event loop (then a call with a zero timeout will not wait); it belongs to
+    /// the Reader. Throws Error (OAIRUN_INVALID_ARGUMENT) for a reader opened without
+    /// OAIRUN_READER_BACKGROUND.
+    int fd() const {
+        int fd = -1;
+        oairun_error *err = nullptr;
+        detail::check(oairun_reader_fd(reader_, &fd, &err), err);
+        return fd;
+    }
+
+    /// Frees the reader (dropping its connection if the stream is not over); it is then
+    /// empty.
+    void reset() noexcept {
+        oairun_reader_free(detail::take(reader_));
+        done_ = false;
+    }
+
+    bool valid() const noexcept { return reader_ != nullptr; }
+    explicit operator bool() const noexcept { return valid(); }
+    const oairun_reader *raw() const noexcept { return reader_; }
+
+private:
+    static int limit(std::chrono::milliseconds timeout) noexcept {
+        if (timeout.count() < 0) return -1;
+        if (timeout.count() > INT_MAX) return INT_MAX;
+        return static_cast<int>(timeout.count());
+    }
+
+    oairun_reader *reader_ = nullptr;
+    bool done_ = false;
+    std::vector<const oairun_event *> batch_;
+};
+
 /// A client (oairun_client): server, key, headers and a connection pool. Move-only; const
 /// methods may be called from many threads at once. Each call throws Error on failure.
 class Client {
@@ -829,6 +953,21 @@ public:
         return Stream(stream, std::move(state));
     }
 
+    /// Opens the streamed submission for pulling its events (oairun_reader): see Reader.
+    /// `flags` 0 sends nothing before the first Reader::next; OAIRUN_READER_BACKGROUND starts
+    /// at once on oairun's threads, which read ahead.
+    Reader submit_tool_outputs_stream_open(const std::string &thread_id, const std::string &run_id,
+                                           const ToolOutputs &outputs,
+                                           std::uint32_t flags = 0) const {
+        oairun_reader *reader = nullptr;
+        oairun_error *err = nullptr;
+        detail::check(oairun_submit_tool_outputs_stream_open(client_, thread_id.c_str(),
+                                                             run_id.c_str(), outputs.raw(), flags,
+                                                             &reader, &err),
+                      err);
+        return Reader(reader);
+    }
+
     // --- Responses: POST /responses
 
     /// Creates a response and returns the Response object's JSON text.
@@ -863,6 +1002,18 @@ public:
                                                           &stream, &err),
                       err);
         return Stream(stream, std::move(state));
+    }
+
+    /// Opens the streamed response for pulling its events (oairun_reader): see Reader.
+    /// `flags` as for submit_tool_outputs_stream_open.
+    Reader create_response_stream_open(const ResponseRequest &request,
+                                       std::uint32_t flags = 0) const {
+        oairun_reader *reader = nullptr;
+        oairun_error *err = nullptr;
+        detail::check(oairun_create_response_stream_open(client_, request.raw(), flags, &reader,
+                                                         &err),
+                      err);
+        return Reader(reader);
     }
 
     /// Starts create_response: `on_complete` (kept by the Stream) is called once, on an

@@ -91,9 +91,14 @@ impl State {
     }
 }
 
-fn open(out: Option<&mut *mut oairun_reader>, reader: Result<Reader>) -> Result<()> {
+/// Makes the reader once `out` is known to be usable: a background reader's request starts as
+/// it is made, and nothing may be sent for a call that fails.
+fn open(
+    out: Option<&mut *mut oairun_reader>,
+    reader: impl FnOnce() -> Result<Reader>,
+) -> Result<()> {
     let out = arg_out("out", out)?;
-    *out = into_raw(oairun_reader::new(reader?));
+    *out = into_raw(oairun_reader::new(reader()?));
     Ok(())
 }
 
@@ -159,12 +164,11 @@ pub unsafe extern "C" fn oairun_create_response_stream_open(
         let client = arg_ref("client", client)?;
         let request = arg_ref("request", request)?;
         let background = background(flags)?;
-        open(
-            out,
+        open(out, || {
             client
                 .inner
-                .create_response_reader(&request.inner, background),
-        )
+                .create_response_reader(&request.inner, background)
+        })
     })
 }
 
@@ -191,11 +195,11 @@ pub unsafe extern "C" fn oairun_submit_tool_outputs_stream_open(
         let (client, thread_id, run_id, outputs) =
             unsafe { submission(client, thread_id, run_id, outputs) }?;
         let background = background(flags)?;
-        let reader =
+        open(out, || {
             client
                 .inner
-                .submit_tool_outputs_reader(thread_id, run_id, &outputs.inner, background);
-        open(out, reader)
+                .submit_tool_outputs_reader(thread_id, run_id, &outputs.inner, background)
+        })
     })
 }
 
@@ -235,15 +239,18 @@ pub unsafe extern "C" fn oairun_reader_next(
         let reader = arg_ref("reader", reader)?;
         let event = event.ok_or_else(|| Error::invalid("event must not be NULL"))?;
         let limit = time_limit(timeout_ms)?;
-        *event = std::ptr::null();
-        reader.with(|state| match state.reader.next(limit) {
-            Next::Event(taken) => {
-                state.events.push(taken);
-                *event = &state.lend()[0];
-                Ok(false)
+        reader.with(|state| {
+            // Only once the call is accepted: a refused one touches nothing.
+            *event = std::ptr::null();
+            match state.reader.next(limit) {
+                Next::Event(taken) => {
+                    state.events.push(taken);
+                    *event = &state.lend()[0];
+                    Ok(false)
+                }
+                Next::Over(outcome) => outcome.map(|()| false),
+                Next::Again => Ok(true),
             }
-            Next::Over(outcome) => outcome.map(|()| false),
-            Next::Again => Ok(true),
         })
     })
 }

@@ -165,6 +165,79 @@ int main(void) {
     CHECK_STATUS(oairun_stream_wait(NULL, NULL), OAIRUN_INVALID_ARGUMENT);
     oairun_stream_cancel(NULL);
 
+    /* The readers (the pull API): opening, each pointer in turn, in both modes; `out` is
+     * never written. */
+    oairun_response_request *request = oairun_response_request_new();
+    CHECK_STATUS(oairun_response_request_set_model(request, "gpt-test"), OAIRUN_OK);
+    CHECK_STATUS(oairun_response_request_add_function_call_output(request, "call_1", "x"), OAIRUN_OK);
+    oairun_reader *reader = NULL;
+    for (uint32_t flags = 0; flags <= OAIRUN_READER_BACKGROUND; flags++) {
+        CHECK_STATUS(oairun_create_response_stream_open(NULL, request, flags, &reader, &err), OAIRUN_INVALID_ARGUMENT);
+        check_err_names(err, "client");
+        err = NULL;
+        CHECK_STATUS(oairun_create_response_stream_open(client, NULL, flags, &reader, &err), OAIRUN_INVALID_ARGUMENT);
+        check_err_names(err, "request");
+        err = NULL;
+        CHECK_STATUS(oairun_create_response_stream_open(client, request, flags, NULL, &err), OAIRUN_INVALID_ARGUMENT);
+        check_err_names(err, "out");
+        err = NULL;
+        CHECK_STATUS(oairun_create_response_stream_open(NULL, NULL, flags, NULL, NULL), OAIRUN_INVALID_ARGUMENT);
+        CHECK_STATUS(oairun_submit_tool_outputs_stream_open(NULL, "t", "r", outputs, flags, &reader, &err), OAIRUN_INVALID_ARGUMENT);
+        check_err_names(err, "client");
+        err = NULL;
+        CHECK_STATUS(oairun_submit_tool_outputs_stream_open(client, NULL, "r", outputs, flags, &reader, &err), OAIRUN_INVALID_ARGUMENT);
+        check_err_names(err, "thread_id");
+        err = NULL;
+        CHECK_STATUS(oairun_submit_tool_outputs_stream_open(client, "t", NULL, outputs, flags, &reader, &err), OAIRUN_INVALID_ARGUMENT);
+        check_err_names(err, "run_id");
+        err = NULL;
+        CHECK_STATUS(oairun_submit_tool_outputs_stream_open(client, "t", "r", NULL, flags, &reader, &err), OAIRUN_INVALID_ARGUMENT);
+        check_err_names(err, "outputs");
+        err = NULL;
+        CHECK_STATUS(oairun_submit_tool_outputs_stream_open(client, "t", "r", outputs, flags, NULL, &err), OAIRUN_INVALID_ARGUMENT);
+        check_err_names(err, "out");
+        err = NULL;
+        CHECK_STATUS(oairun_submit_tool_outputs_stream_open(NULL, NULL, NULL, NULL, flags, NULL, NULL), OAIRUN_INVALID_ARGUMENT);
+    }
+    CHECK(reader == NULL);
+
+    /* Taking from a NULL reader, and into NULL. A reader opened without
+     * OAIRUN_READER_BACKGROUND sends nothing before its first call. */
+    CHECK_STATUS(oairun_create_response_stream_open(client, request, 0, &reader, NULL), OAIRUN_OK);
+    const oairun_event *event = NULL;
+    const oairun_event *batch[1] = {NULL};
+    size_t count = 5;
+    int fd = -7;
+    CHECK_STATUS(oairun_reader_next(NULL, 0, &event, &err), OAIRUN_INVALID_ARGUMENT);
+    check_err_names(err, "reader");
+    err = NULL;
+    CHECK_STATUS(oairun_reader_next(reader, 0, NULL, &err), OAIRUN_INVALID_ARGUMENT);
+    check_err_names(err, "event");
+    err = NULL;
+    CHECK_STATUS(oairun_reader_next(NULL, 0, NULL, NULL), OAIRUN_INVALID_ARGUMENT);
+    CHECK_STATUS(oairun_reader_next_batch(NULL, 0, batch, 1, &count, &err), OAIRUN_INVALID_ARGUMENT);
+    check_err_names(err, "reader");
+    err = NULL;
+    CHECK(count == 0);
+    CHECK_STATUS(oairun_reader_next_batch(reader, 0, NULL, 1, &count, &err), OAIRUN_INVALID_ARGUMENT);
+    check_err_names(err, "events");
+    err = NULL;
+    CHECK_STATUS(oairun_reader_next_batch(reader, 0, batch, 1, NULL, &err), OAIRUN_INVALID_ARGUMENT);
+    check_err_names(err, "count");
+    err = NULL;
+    CHECK_STATUS(oairun_reader_next_batch(NULL, 0, NULL, 0, NULL, NULL), OAIRUN_INVALID_ARGUMENT);
+    CHECK_STATUS(oairun_reader_fd(NULL, &fd, &err), OAIRUN_INVALID_ARGUMENT);
+    check_err_names(err, "reader");
+    err = NULL;
+    CHECK_STATUS(oairun_reader_fd(reader, NULL, &err), OAIRUN_INVALID_ARGUMENT);
+    check_err_names(err, "fd");
+    err = NULL;
+    CHECK_STATUS(oairun_reader_fd(NULL, NULL, NULL), OAIRUN_INVALID_ARGUMENT);
+    CHECK(event == NULL && batch[0] == NULL && fd == -7);
+    oairun_reader_cancel(NULL);
+    oairun_reader_free(reader);
+    oairun_response_request_free(request);
+
     /* Getters on NULL. */
     size_t len = 99;
     CHECK(oairun_event_name(NULL) == NULL);
@@ -187,6 +260,7 @@ int main(void) {
     oairun_string_free(NULL);
     oairun_error_free(NULL);
     oairun_stream_free(NULL);
+    oairun_reader_free(NULL);
 
     /* Nothing above reached the server. */
     oairun_client_options_free(options);
