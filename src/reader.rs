@@ -130,6 +130,9 @@ pub(crate) struct Reader {
     /// Gone once the outcome is known: that drops the connection.
     source: Option<Source>,
     cursor: Option<Box<Cursor>>,
+    /// A step the cursor gave ahead of its time, so that a background reader's descriptor can
+    /// tell an event loop that events already read are waiting (see `look_ahead`).
+    peeked: Option<Step>,
     outcome: Option<Result<()>>,
 }
 
@@ -195,6 +198,7 @@ impl Reader {
             stop,
             source: Some(source),
             cursor: None,
+            peeked: None,
             outcome: None,
         }
     }
@@ -213,6 +217,12 @@ impl Reader {
     /// The next event, waiting for it at most `timeout` (`None`: as long as the read timeout
     /// allows); `Over` once the stream is over, with the same outcome at every later call.
     pub(crate) fn next(&mut self, timeout: Option<Duration>) -> Next {
+        let next = self.next_now(timeout);
+        self.look_ahead();
+        next
+    }
+
+    fn next_now(&mut self, timeout: Option<Duration>) -> Next {
         let until = timeout.and_then(|t| Instant::now().checked_add(t));
         loop {
             if let Some(next) = self.step() {
@@ -253,10 +263,13 @@ impl Reader {
         if max == 0 {
             return Batch::Events;
         }
-        match self.next(timeout) {
+        match self.next_now(timeout) {
             Next::Event(event) => events.push(event),
             Next::Over(outcome) => return Batch::Over(outcome),
-            Next::Again => return Batch::Again,
+            Next::Again => {
+                self.look_ahead();
+                return Batch::Again;
+            }
         }
         while events.len() < max {
             match self.step() {
@@ -268,7 +281,29 @@ impl Reader {
                 },
             }
         }
+        self.look_ahead();
         Batch::Events
+    }
+
+    /// For a background reader: takes the cursor's next step ahead of time, and keeps the
+    /// descriptor readable while that step is an event or the outcome. Without it, the
+    /// descriptor would say "nothing" while events of a read already taken wait in the
+    /// cursor, and an event loop taking one event per wake-up would stall until more bytes
+    /// came.
+    fn look_ahead(&mut self) {
+        let Some(Source::Queued(queue)) = &self.source else {
+            return;
+        };
+        let queue = queue.clone();
+        if self.peeked.is_none() && self.outcome.is_none() {
+            if let Some(cursor) = self.cursor.as_mut() {
+                match cursor.next() {
+                    Step::More => {}
+                    step => self.peeked = Some(step),
+                }
+            }
+        }
+        queue.set_pending(self.peeked.is_some());
     }
 
     /// The step the reader can take without more bytes: an event, the outcome, or `None`.
@@ -279,7 +314,11 @@ impl Reader {
         if self.stop.is_cancelled() {
             return Some(self.finish(Err(cancelled_error())));
         }
-        match self.cursor.as_mut()?.next() {
+        let step = match self.peeked.take() {
+            Some(step) => step,
+            None => self.cursor.as_mut()?.next(),
+        };
+        match step {
             Step::Event(event) => Some(Next::Event(event)),
             Step::Over(outcome) => Some(self.finish(outcome)),
             Step::More => None,
@@ -513,19 +552,22 @@ struct QueueState {
     sender_gone: bool,
     /// A cancel call or the outcome: nothing more will be taken.
     woken: bool,
+    /// The reader holds a step it took ahead (see `Reader::look_ahead`).
+    pending: bool,
     /// The eventfd, once asked for, and whether it is set.
     fd: Option<OwnedFd>,
     signalled: bool,
 }
 
 impl QueueState {
+    /// Something for the caller in the queue itself.
     fn ready(&self) -> bool {
         !self.items.is_empty() || self.sender_gone || self.woken
     }
 
-    /// Sets or clears the eventfd to match [`ready`](Self::ready).
+    /// Sets or clears the eventfd: set while the queue or the reader has something to take.
     fn update_fd(&mut self) {
-        let want = self.ready();
+        let want = self.ready() || self.pending;
         let Some(fd) = &self.fd else { return };
         if want == self.signalled {
             return;
@@ -557,6 +599,14 @@ impl Queue {
         state.update_fd();
         self.ready.notify_one();
         true
+    }
+
+    fn set_pending(&self, pending: bool) {
+        let mut state = lock(&self.state);
+        if state.pending != pending {
+            state.pending = pending;
+            state.update_fd();
+        }
     }
 
     fn sender_gone(&self) {

@@ -1050,6 +1050,28 @@ static void descriptor(oairun_client *client) {
     CHECK(readable(fd, 0));
     oairun_reader_free(reader);
 
+    /* Events of one read wait in the reader, not in its queue: the descriptor stays readable
+     * while they do. stall_burst sends four events in one chunk, then nothing for 30 s: an
+     * event loop taking one event per wake-up gets all four at once, without waiting for
+     * more bytes. */
+    reader = open_reader(client, RESPONSES, "stall_burst", OAIRUN_READER_BACKGROUND);
+    CHECK_STATUS(oairun_reader_fd(reader, &fd, NULL), OAIRUN_OK);
+    int taken_one_at_a_time = 0;
+    double burst_start = now_ms();
+    for (int wakeups = 0; wakeups < 20 && taken_one_at_a_time < 4; wakeups++) {
+        if (!readable(fd, 5000)) break;
+        oairun_status status = oairun_reader_next(reader, 0, &event, NULL);
+        CHECK(status == OAIRUN_OK || status == OAIRUN_AGAIN);
+        if (status == OAIRUN_OK && event) taken_one_at_a_time++;
+    }
+    CHECK(taken_one_at_a_time == 4);
+    CHECK(now_ms() - burst_start < 4000.0);
+    CHECK(event && oairun_event_kind(event) == OAIRUN_KIND_RESPONSE_CONTENT_PART_ADDED);
+    /* Then nothing: drained, and no more bytes. */
+    CHECK_STATUS(oairun_reader_next(reader, 0, &event, NULL), OAIRUN_AGAIN);
+    CHECK(!readable(fd, 50));
+    oairun_reader_free(reader);
+
     /* Asked for after the outcome: readable at once. */
     reader = open_reader(client, RESPONSES, "status_400", OAIRUN_READER_BACKGROUND);
     CHECK_STATUS(oairun_reader_next(reader, -1, &event, NULL), OAIRUN_HTTP_STATUS);

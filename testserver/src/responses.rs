@@ -459,6 +459,8 @@ pub(crate) enum Model {
     Cut,
     HoldOpen,
     Stall,
+    /// `stall_burst`: the first four events of `text.sse` in one chunk, then as `stall`.
+    StallBurst,
     Long(usize),
     /// `cut_at_<N>`: `function_call.sse`'s first N bytes, then a clean end of body.
     CutAt(usize),
@@ -482,6 +484,7 @@ impl Model {
             "cut" => return Cut,
             "hold_open" => return HoldOpen,
             "stall" => return Stall,
+            "stall_burst" => return StallBurst,
             _ => {}
         }
         if let Some(script) = tools::Script::parse(model) {
@@ -524,6 +527,7 @@ pub(crate) fn stream_body(model: Model) -> Option<String> {
             blocks[..blocks.len() - 1].concat()
         }
         Model::Stall => text_blocks()[0].to_string(),
+        Model::StallBurst => text_blocks()[..4].concat(),
         Model::Long(n) => long_events(n).to_sse(true),
         // The fixture is ASCII, so every prefix is a string.
         Model::CutAt(n) | Model::ResetAt(n) => {
@@ -545,7 +549,7 @@ pub(crate) fn json_body(model: Model) -> Option<String> {
             let item = message_item("msg_fixed_long", "completed", Some(&text));
             resp.object(Status::Completed, &format!("[{item}]"))
         }
-        Model::Stall | Model::Status(_) | Model::Script(_) => return None,
+        Model::Stall | Model::StallBurst | Model::Status(_) | Model::Script(_) => return None,
         _ => TEXT_JSON.to_string(),
     })
 }
@@ -623,7 +627,7 @@ pub(crate) async fn respond(
             ex.error(status, &message, kind, param, code, retry).await?;
             Ok(After::KeepAlive)
         }
-        Model::Stall if !stream => {
+        Model::Stall | Model::StallBurst if !stream => {
             if !ex.conn.pause(STALL).await {
                 return Ok(After::Drop);
             }
@@ -647,10 +651,15 @@ pub(crate) async fn respond(
         model => {
             let body = stream_body(model).expect("a fixed stream");
             ex.start_stream().await?;
-            for block in body.split_inclusive("\n\n") {
-                ex.chunk(block.as_bytes()).await?;
+            if model == Model::StallBurst {
+                ex.chunk(body.as_bytes()).await?;
+            } else {
+                for block in body.split_inclusive("\n\n") {
+                    ex.chunk(block.as_bytes()).await?;
+                }
             }
-            if matches!(model, Model::HoldOpen | Model::Stall) && !ex.conn.pause(STALL).await {
+            let stalls = matches!(model, Model::HoldOpen | Model::Stall | Model::StallBurst);
+            if stalls && !ex.conn.pause(STALL).await {
                 return Ok(After::Drop);
             }
             ex.end_stream().await
