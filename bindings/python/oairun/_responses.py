@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import ctypes
 import json
-import threading
 from ctypes import byref, c_void_p
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, Sequence, Union
 
 from . import _ffi
-from ._client import _END, Stream, _check, _encode, _run_started, _Shared
+from ._client import Stream, _check, _encode
 from ._events import Event
-from ._objects import Response, wrap
-from ._tools import check_max_turns, check_on_event, check_tools, run_loop, tool_definition
+from ._reader import Reader, open_response
+from ._objects import Response, loads
 
 if TYPE_CHECKING:
     from ._client import Client
@@ -143,8 +142,25 @@ class _Request:
         _ffi.lib.oairun_response_request_free(ptr)
 
 
+def _response(text: str) -> Any:
+    """A Response's JSON text as a :class:`Response`."""
+    parsed = loads(text)
+    return Response(parsed) if isinstance(parsed, dict) and type(parsed) is not Response else parsed
+
+
+def open_reader(client: "Client", request: _Request, flags: int) -> Reader:
+    """Opens a reader of the streamed response ``request`` describes (built here, and freed
+    once the reader has copied it)."""
+    with request:
+        ptr = client._acquire()
+        try:
+            return open_response(ptr, request.ptr, flags)
+        finally:
+            client._release()
+
+
 class _ResponseStream(Stream):
-    """A :class:`Stream` of a streamed response, run by ``oairun_create_response_stream_start``.
+    """A :class:`Stream` of a streamed response, read through ``oairun_create_response_stream_open``.
 
     Iteration, the end and cancellation are those of :class:`Stream`; the library ends the
     stream right after its terminal event (``response.completed``, ``response.incomplete``:
@@ -152,40 +168,6 @@ class _ResponseStream(Stream):
     delivers a trailing ``[DONE]``, and raises :class:`ProtocolError` for a stream that ends
     before a terminal event.
     """
-
-    def __init__(self, owner: "Client", request: _Request) -> None:  # noqa: D107
-        self._shared = shared = _Shared()
-        self._done = True
-        request.__enter__()  # a value the library refuses raises here, before the thread starts
-        try:
-            client = owner._acquire()  # released by the thread when the stream has ended
-        except BaseException:
-            request.__exit__(None, None, None)
-            raise
-
-        # As in Stream: the thread refers to the client and the shared state, never to the
-        # Stream, so that dropping the Stream lets it be collected, which cancels the stream.
-        def run_stream() -> None:
-            try:
-                def deliver(event_ptr: int) -> bool:
-                    return not shared.put(Event(*_ffi.event_fields(event_ptr)))
-
-                def start(cb: Any, user_data: int, out: Any, err: Any) -> int:
-                    return _ffi.lib.oairun_create_response_stream_start(
-                        client, request.ptr, cb, user_data, out, err
-                    )
-
-                _run_started(start, deliver, shared)
-                shared.put(_END)
-            except BaseException as exc:  # noqa: B902 - handed to the consumer
-                shared.put(exc)
-            finally:
-                request.__exit__(None, None, None)
-                owner._release()
-
-        self._thread = threading.Thread(target=run_stream, name="oairun-stream", daemon=True)
-        self._done = False
-        self._thread.start()
 
 
 class Responses:
@@ -233,7 +215,7 @@ class Responses:
             raise TypeError(f"stream must be a bool, not {type(stream).__name__}")
         request = _Request(input, model, previous_response_id, instructions, tools, fields)
         if stream:
-            return _ResponseStream(self._client, request)
+            return _ResponseStream(open_reader(self._client, request, 0))
         response_json = c_void_p()
         error = c_void_p()
         with request:
@@ -247,8 +229,7 @@ class Responses:
             text = ctypes.string_at(response_json.value).decode("utf-8")
         finally:
             _ffi.lib.oairun_string_free(response_json)
-        parsed = json.loads(text)
-        return Response(parsed) if isinstance(parsed, dict) else wrap(parsed)
+        return _response(text)
 
     def run_tools(
         self,
@@ -304,6 +285,9 @@ class Responses:
         JSON-serialisable, holding a NUL character); and the other :class:`OairunError`
         subclasses as for :meth:`create`.
         """
+        # (imported here: the tool loop's module brings in inspect, which a stream does not need)
+        from ._tools import check_max_turns, check_on_event, check_tools, run_loop, tool_definition
+
         checked = check_tools(tools)
         max_turns = check_max_turns(max_turns)
         check_on_event(on_event)
@@ -320,5 +304,4 @@ class Responses:
                 )
 
             text = run_loop(self._client, start, checked, on_event)
-        parsed = json.loads(text)
-        return Response(parsed) if isinstance(parsed, dict) else wrap(parsed)
+        return _response(text)
