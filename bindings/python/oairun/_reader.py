@@ -73,9 +73,9 @@ class Reader:
     closed, or when this object is collected.
 
     One thread at a time takes batches (:meth:`take`); :meth:`close` may come from any thread:
-    while a take is in progress it cancels the stream (``oairun_reader_cancel``: the call
-    returns at once) and the taking thread frees the reader when its call returns; otherwise
-    it frees the reader itself. Freeing drops the connection.
+    it cancels the stream (``oairun_reader_cancel``: a call in progress returns at once), then
+    frees the reader, or, while a take is in progress, leaves that to the taking thread when
+    its call returns. Freeing drops the connection.
     """
 
     __slots__ = ("_ptr", "_lock", "_busy", "_closed", "_array", "_count", "_lengths", "freed", "__weakref__")
@@ -143,6 +143,15 @@ class Reader:
                 self._free(ptr)
         return None if self._closed else events
 
+    def cancel(self) -> None:
+        """Cancels the stream (``oairun_reader_cancel``), from any thread, without freeing the
+        reader: a take in progress returns at once, and the next take frees it. A background
+        reader drops its connection at once, and its descriptor becomes readable."""
+        with self._lock:
+            self._closed = True
+            if self._ptr is not None:
+                _lib.oairun_reader_cancel(self._ptr)
+
     def close(self) -> None:
         """Ends the stream, from any thread; idempotent. See the class's documentation."""
         with self._lock:
@@ -150,8 +159,8 @@ class Reader:
             ptr = self._ptr
             if ptr is None:
                 return
+            _lib.oairun_reader_cancel(ptr)
             if self._busy:
-                _lib.oairun_reader_cancel(ptr)
                 return
             self._ptr = None
         self._free(ptr)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import ctypes
 import json
 from ctypes import byref, c_void_p
@@ -129,7 +130,10 @@ class _Request:
             if self._tools is not None:
                 _check(lib.oairun_response_request_set_tools_json(self.ptr, self._tools, byref(error)), error)
             for item in self._input:
-                _check(lib.oairun_response_request_add_input_json(self.ptr, item, byref(error)), error)
+                if isinstance(item, tuple):  # (call_id, output): a later turn of a tool loop
+                    _check(lib.oairun_response_request_add_function_call_output(self.ptr, *item), c_void_p())
+                else:
+                    _check(lib.oairun_response_request_add_input_json(self.ptr, item, byref(error)), error)
             for name, value in self._fields:
                 _check(lib.oairun_response_request_set_field_json(self.ptr, name, value, byref(error)), error)
         except BaseException:
@@ -140,6 +144,22 @@ class _Request:
     def __exit__(self, *exc_info: object) -> None:
         ptr, self.ptr = self.ptr, c_void_p()
         _ffi.lib.oairun_response_request_free(ptr)
+
+    @property
+    def store_disabled(self) -> bool:
+        """``store`` is set to false (as the library's loop reads it)."""
+        return (b"store", b"false") in self._fields
+
+    def turn(self, previous_response_id: Optional[str], items: List[Any]) -> "_Request":
+        """This request for a later turn of a tool loop: the same fields, ``previous_response_id``
+        replaced when given, and ``items`` as its input: JSON texts (bytes) and
+        ``(call_id, output)`` pairs (bytes), sent as ``function_call_output`` items."""
+        later = copy.copy(self)
+        if previous_response_id is not None:
+            later._previous = _encode("previous_response_id", previous_response_id)
+        later._input = list(items)
+        later.ptr = c_void_p()
+        return later
 
 
 def _response(text: str) -> Any:
