@@ -85,7 +85,7 @@ class Event:
             if type(data) is not Object:
                 if type(data) is list:
                     data = ObjectList(data)
-            elif '"response"' in raw or "\\u" in raw:  # else it holds no Response: no need to look
+            elif "response" in data or data.get("object") == "response":  # a Response, or holds one
                 data = promote(data)
         elif raw == "[DONE]" and self.event == "done":
             data = raw
