@@ -180,3 +180,46 @@ def test_again_maps_to_no_exception_class():
     from oairun._exceptions import _BY_STATUS
 
     assert _ffi.AGAIN not in _BY_STATUS  # never raised: the iterators take it as "not yet"
+
+
+def test_batch_copy_handles_nul_unknown_kinds_and_ids(monkeypatch):
+    """events_of's rarer branches, with the accessors faked over three "events": data holding a
+    NUL (copied by its length, not cut at the NUL), a kind not in the table and the unknown
+    kind 0 (asked by name, 0 never kept), and ids present on some events only."""
+    import ctypes
+
+    events = {
+        11: (0, b"message", b'{"a":"x\0y"}', None),
+        12: (9999, b"brand.new", b'{"b":1}', b"7"),
+        13: (0, b"another", b"[1]", None),
+    }
+    lengths_written = {}
+
+    def kind(ptr):
+        return events[ptr][0]
+
+    def name(ptr):
+        return events[ptr][1]
+
+    def data(ptr, length_address):
+        whole = events[ptr][2]
+        ctypes.c_size_t.from_address(length_address).value = len(whole)
+        lengths_written[ptr] = len(whole)
+        return whole.split(b"\0")[0]  # as a c_char_p result: cut at the first NUL
+
+    monkeypatch.setattr(_reader, "_kind", kind)
+    monkeypatch.setattr(_reader, "_name", name)
+    monkeypatch.setattr(_reader, "_data", data)
+    monkeypatch.setattr(_reader, "_id", lambda ptr: events[ptr][3])
+    monkeypatch.setattr(_reader, "_whole_data", lambda ptr: events[ptr][2])
+    monkeypatch.setattr(_reader, "_names", {})
+    array = (ctypes.c_void_p * 4)(11, 12, 13)
+    lengths = (ctypes.c_size_t * 4)()
+    copied = _reader.events_of(array, 3, lengths)
+    assert [(e.event, e.raw, e.id) for e in copied] == [
+        ("message", '{"a":"x\0y"}', None), ("brand.new", '{"b":1}', "7"), ("another", "[1]", None)
+    ]
+    assert _reader._names == {9999: "brand.new"}  # kind 0 is never kept
+    assert copied[1].data == {"b": 1} and copied[2].data == [1]
+    with pytest.raises(oairun.ProtocolError):  # a raw NUL in a JSON string: not JSON, as for json.loads
+        copied[0].data
