@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import re
 import resource
 import threading
@@ -556,33 +557,68 @@ def test_the_event_loop_keeps_running_while_streams_wait(server):
     assert max(gaps) < 0.15, f"the loop was held for {max(gaps) * 1000:.0f} ms"
 
 
-def test_a_thousand_concurrent_streams_in_one_loop(server):
-    # Each background reader holds a socket and an eventfd: raise the soft limit if needed.
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    wanted = 2 * 1000 + 256
+def raise_nofile(pid: int, wanted: int) -> tuple:
+    """Raises a process's soft RLIMIT_NOFILE to ``wanted`` (at most its hard limit) if it is
+    lower; returns the limits it had. Skips the test when the hard limit is too low."""
+    soft, hard = resource.prlimit(pid, resource.RLIMIT_NOFILE)
     if soft != resource.RLIM_INFINITY and soft < wanted:
         if hard != resource.RLIM_INFINITY and hard < wanted:
             pytest.skip(f"RLIMIT_NOFILE's hard limit ({hard}) is below {wanted}")
-        resource.setrlimit(resource.RLIMIT_NOFILE, (hard if hard != resource.RLIM_INFINITY else wanted, hard))
+        resource.prlimit(pid, resource.RLIMIT_NOFILE, (hard if hard != resource.RLIM_INFINITY else wanted, hard))
+    return soft, hard
 
-    async def one(c, i):
+
+def eventfds() -> int:
+    """This process's open eventfds (each background reader has one)."""
+    count = 0
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            count += os.readlink(f"/proc/self/fd/{fd}") == "anon_inode:[eventfd]"
+        except OSError:  # closed meanwhile
+            pass
+    return count
+
+
+def test_a_thousand_concurrent_streams_in_one_loop(server):
+    """A thousand streams (half Assistants, half Responses) opened in one loop, each taking its
+    first event and then waiting until all thousand have: all are open at once (a reader, with
+    its eventfd, each); then all are read to the end, every text checked."""
+    # Each background reader holds a socket and an eventfd, and the server a socket per stream.
+    limits = raise_nofile(0, 2 * 1000 + 256)
+    if server.pid:
+        raise_nofile(server.pid, 1000 + 256)
+    before = eventfds()
+    open_at_once = []
+
+    async def one(c, i, opened, all_open):
         if i % 2:
             stream = await c.responses.create(model="long_20", input="hi", stream=True)
         else:
-            stream = await c.submit_tool_outputs(f"r{i}", thread_id="long_20", tool_outputs=OUTPUTS, stream=True)
-        return "".join([e.text_delta or "" async for e in stream])
+            stream = await c.submit_tool_outputs(f"r{i}", thread_id="slow_10_20", tool_outputs=OUTPUTS, stream=True)
+        first = await stream.__anext__()
+        opened.append(stream)
+        if len(opened) == 1000:
+            open_at_once.append((eventfds() - before, sum(not s._reader.done for s in opened)))
+            all_open.set()
+        await all_open.wait()
+        return "".join(e.text_delta or "" for e in [first] + [e async for e in stream])
 
     async def main():
+        opened: list = []
+        all_open = asyncio.Event()
         async with async_client(server, max_retries=0) as c:
-            return await asyncio.gather(*(one(c, i) for i in range(1000)))
+            return await asyncio.gather(*(one(c, i, opened, all_open) for i in range(1000)))
 
     server.reset()
     try:
         texts = run(main())
     finally:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+        resource.setrlimit(resource.RLIMIT_NOFILE, limits)
     assert texts == [long_text(20)] * 1000
     assert len(server.requests()) == 1000
+    [(descriptors, readers)] = open_at_once
+    assert readers == 1000 and descriptors >= 1000, open_at_once
+    assert eventfds() <= before + 8  # all freed (their eventfds closed) once read
 
 
 def test_sync_and_async_clients_share_the_sdk_shape():
