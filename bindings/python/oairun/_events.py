@@ -85,7 +85,7 @@ class Event:
             if type(data) is not Object:
                 if type(data) is list:
                     data = ObjectList(data)
-            elif "response" in data or data.get("object") == "response":  # a Response, or holds one
+            elif "response" in data:  # (the data of response.created, .completed...)
                 data = promote(data)
         elif raw == "[DONE]" and self.event == "done":
             data = raw

@@ -52,6 +52,9 @@ class Object(dict):
         try:
             value = dict.__getitem__(self, name)
         except KeyError:
+            if name == "output_text" and dict.get(self, "object") == "response":
+                self.__class__ = Response  # a Response not recognised when it was parsed
+                return self.output_text
             raise AttributeError(
                 f"{type(self).__name__} has no attribute or key {name!r}"
             ) from None
