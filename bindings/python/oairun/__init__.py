@@ -33,7 +33,16 @@ until the model answers::
                                           tools={"get_weather": get_weather},
                                           on_event=lambda e: print(e.text_delta or "", end=""))
     print(response.output_text)
+
+For asyncio, :class:`AsyncClient` has the official ``AsyncOpenAI``'s shape, every call a
+coroutine; streams never block the event loop, and cancelling a task drops its connection::
+
+    client = AsyncClient()
+    async for event in await client.responses.create(model="gpt-5.4", input="Hi", stream=True):
+        print(event.text_delta or "", end="")
 """
+
+from typing import TYPE_CHECKING, Any
 
 from ._client import Client, Stream
 from ._events import Event, ToolCall
@@ -62,12 +71,28 @@ from ._ffi import LibraryNotFoundError, version
 from ._logging import disable_logging, enable_logging
 from ._objects import Object, ObjectList, Response
 
+if TYPE_CHECKING:
+    from ._async import AsyncClient, AsyncStream
+
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> Any:
+    # AsyncClient and AsyncStream, imported on first use: asyncio is a large import, which a
+    # program that does not use it should not pay for.
+    if name in ("AsyncClient", "AsyncStream"):
+        from . import _async
+
+        return getattr(_async, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "APIConnectionError",
     "APIStatusError",
     "APITimeoutError",
+    "AsyncClient",
+    "AsyncStream",
     "AuthenticationError",
     "BadRequestError",
     "CancelledError",

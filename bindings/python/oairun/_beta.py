@@ -3,13 +3,11 @@ that code written for the SDK switches to oairun by changing its import."""
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any, Callable, Dict, Mapping, Optional, Union
 
 from . import _ffi
 from ._client import _encode_id, _Outputs
-from ._objects import Object, wrap
-from ._tools import check_max_turns, check_on_event, check_tools, run_loop
+from ._objects import Object, loads
 
 if TYPE_CHECKING:
     from ._client import Client, Stream, ToolOutputs
@@ -61,6 +59,8 @@ class Runs:
         ``incomplete``; ``TypeError``/``ValueError`` for bad ids or outputs before any request,
         as :meth:`submit_tool_outputs` does.
         """
+        from ._tools import check_max_turns, check_on_event, check_tools, run_loop
+
         thread = _encode_id("thread_id", thread_id)
         run = _encode_id("run_id", run_id)
         checked = check_tools(tools)
@@ -74,7 +74,7 @@ class Runs:
                 )
 
             text = run_loop(self._client, start, checked, on_event)
-        return wrap(json.loads(text))
+        return loads(text)
 
 
 class Threads:

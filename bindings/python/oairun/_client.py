@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+import collections
 import ctypes
 import json
 import math
-import queue
 import threading
 from ctypes import byref, c_void_p
 from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, List, Mapping, Optional, Union
 
 from . import _ffi, _logging
 from ._events import Event
-from ._exceptions import InternalError, InvalidArgumentError, from_error
-from ._objects import wrap
+from ._exceptions import CancelledError, InvalidArgumentError, from_error
+from ._objects import loads
+from ._reader import Reader, open_submission
 
 if TYPE_CHECKING:
     from ._beta import Beta
@@ -21,11 +22,10 @@ if TYPE_CHECKING:
 
 ToolOutputs = List[Mapping[str, str]]
 
-# Events waiting between the network thread and a slow consumer: enough to keep the stream
-# moving, small enough that a consumer who stops reading applies back-pressure.
-_QUEUE_EVENTS = 1024
-# How often a blocked producer looks whether the consumer has gone away.
-_POLL_SECONDS = 0.05
+# A wait for a stream's next events is cut into calls of the reader of at most this long, so
+# that Python handles a signal (Ctrl-C) between two of them, even while the server is silent.
+# The client's read timeout still counts from the last byte, across calls.
+WAIT_MS = 250
 
 
 def _check(status: int, error: c_void_p) -> None:
@@ -325,22 +325,21 @@ class Client:
         run = _encode_id("run_id", run_id)
         if not isinstance(stream, bool):
             raise TypeError(f"stream must be a bool, not {type(stream).__name__}")
-        if on_event is not None:
-            if not callable(on_event):
-                raise TypeError("on_event must be callable")
-
-            def deliver(event_ptr: int) -> bool:
-                return on_event(Event(*_ffi.event_fields(event_ptr))) is False
-
+        if on_event is not None and not callable(on_event):
+            raise TypeError("on_event must be callable")
+        if on_event is not None or stream:
             with _Outputs(tool_outputs) as outputs:
                 client = self._acquire()
                 try:
-                    _stream_blocking(client, thread, run, outputs.ptr, deliver)
+                    # The outputs and ids are copied: the reader needs neither them nor the
+                    # client afterwards (the client may even be freed while it streams).
+                    reader = open_submission(client, thread, run, outputs.ptr, 0)
                 finally:
                     self._release()
-            return None
-        if stream:
-            return Stream(self, thread, run, tool_outputs)
+            if on_event is not None:
+                deliver(reader, on_event)
+                return None
+            return Stream(reader)
         with _Outputs(tool_outputs) as outputs:
             run_json = c_void_p()
             error = c_void_p()
@@ -356,152 +355,61 @@ class Client:
             text = ctypes.string_at(run_json.value).decode("utf-8")
         finally:
             _ffi.lib.oairun_string_free(run_json)
-        return wrap(json.loads(text))
+        return loads(text)
 
 
-def _stream_blocking(
-    client: c_void_p, thread: bytes, run: bytes, outputs: c_void_p, deliver: Callable[[int], bool]
-) -> None:
-    """Runs the C stream call on this thread; ``deliver(event_ptr)`` returns True to stop."""
-    with _ffi.registered(deliver) as handle:
-        error = c_void_p()
-        status = _ffi.lib.oairun_submit_tool_outputs_stream(
-            client, thread, run, outputs, _ffi.trampoline, handle.handle, byref(error)
-        )
-        if handle.record.exception is not None:
-            if error.value:
-                _ffi.lib.oairun_error_free(error)
-            raise handle.record.exception
-        _check(status, error)
-
-
-class _Shared:
-    """What a stream's threads and its consumer share (never the Stream itself, so that
-    dropping the Stream lets it be collected, which cancels the stream)."""
-
-    def __init__(self) -> None:
-        self.queue: "queue.Queue[Any]" = queue.Queue(maxsize=_QUEUE_EVENTS)
-        self.cancelled = threading.Event()
-        # The oairun_stream handle while the stream runs; guarded so that cancel() never
-        # uses a freed handle. Re-entrant: a garbage collection on the stream's own thread,
-        # inside the guarded block, may run a Stream's __del__, which cancels.
-        self.handle: Optional[int] = None
-        self.handle_lock = threading.RLock()
-
-    def put(self, item: Any) -> bool:
-        """Queues an item unless the consumer has gone; returns False if it has."""
-        while not self.cancelled.is_set():
-            try:
-                self.queue.put(item, timeout=_POLL_SECONDS)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def cancel(self) -> None:
-        """Ends the stream from any thread: the callback stops queueing, and the library drops
-        the connection."""
-        self.cancelled.set()
-        with self.handle_lock:
-            if self.handle is not None:
-                # ctypes releases the GIL for the call, so a callback it waits for can finish.
-                _ffi.lib.oairun_stream_cancel(self.handle)
-
-
-def _run_started(start: Callable[..., int], deliver: Callable[[int], bool], shared: _Shared) -> None:
-    """Starts a stream through the non-blocking API (``start(cb, user_data, out, err)``) and
-    waits for its outcome on this thread; ``deliver(event_ptr)`` runs on an oairun callback
-    thread and returns True to stop."""
-    with _ffi.registered(deliver) as handle:
-        error = c_void_p()
-        stream = c_void_p()
-        _check(start(_ffi.trampoline, handle.handle, byref(stream), byref(error)), error)
-        with shared.handle_lock:
-            shared.handle = stream.value
-        if shared.cancelled.is_set():  # closed before the handle was known
-            _ffi.lib.oairun_stream_cancel(stream)
-        try:
-            status = _ffi.lib.oairun_stream_wait(stream, byref(error))
-        finally:
-            with shared.handle_lock:
-                shared.handle = None
-                _ffi.lib.oairun_stream_free(stream)
-        if handle.record.exception is not None:
-            if error.value:
-                _ffi.lib.oairun_error_free(error)
-            raise handle.record.exception
-        _check(status, error)
-
-
-def _stream_started(
-    client: c_void_p,
-    thread: bytes,
-    run: bytes,
-    outputs: c_void_p,
-    deliver: Callable[[int], bool],
-    shared: _Shared,
-) -> None:
-    """The Assistants stream through :func:`_run_started`."""
-    _run_started(
-        lambda cb, user_data, out, err: _ffi.lib.oairun_submit_tool_outputs_stream_start(
-            client, thread, run, outputs, cb, user_data, out, err
-        ),
-        deliver,
-        shared,
-    )
-
-
-_END = object()
+def deliver(reader: Reader, on_event: Callable[[Event], Any]) -> None:
+    """Calls ``on_event(event)`` on this thread for every event of ``reader``'s stream, then
+    returns, or raises the stream's exception; ``False`` from ``on_event`` stops the stream
+    with :class:`CancelledError`, and an exception it raises stops it and propagates."""
+    take = reader.take
+    try:
+        while True:
+            events = take(WAIT_MS)
+            if events is None:
+                return
+            for event in events:
+                if on_event(event) is False:
+                    raise CancelledError("the event callback asked to stop the stream", status=_ffi.CANCELLED)
+    finally:
+        reader.close()
 
 
 class Stream:
-    """The events of a streamed submission, in wire order, as they arrive.
+    """The events of a streamed call, in wire order, as they arrive.
 
     Iterate it once (``for event in stream``); after the last event, a failed stream raises
     its exception (:class:`StreamError` after an ``error`` event, :class:`ProtocolError` for a
-    stream that ended before ``done``, ...). Leaving early cancels it: leaving a ``for`` loop
-    over it (``break``, an exception; even when the stream is also held in a variable),
-    ``close()`` (from any thread), the end of a ``with`` block, or the object being collected.
-    The background thread's callback then returns "stop" at the next event, the library drops
-    the connection and returns ``OAIRUN_CANCELLED``, and the thread ends.
+    stream that ended before ``done``, ...). Leaving early cancels it and drops the
+    connection: leaving a ``for`` loop over it (``break``, an exception, Ctrl-C; even when the
+    stream is also held in a variable), ``close()`` (from any thread), the end of a ``with``
+    block, or the object being collected.
 
-    The stream runs through oairun's non-blocking API (``oairun_submit_tool_outputs_stream_start``):
-    ``close()`` calls ``oairun_stream_cancel``, which drops the connection at once, even while
-    the server is silent. A background daemon thread (``oairun-stream``) starts the stream and
-    waits for its outcome; the events are delivered on an oairun callback thread into a
-    bounded queue, so a consumer that stops reading slows the server down instead of growing
-    memory (while the queue is full, that oairun callback thread waits with it, holding up
-    the callbacks of other non-blocking submissions it serves).
+    The stream runs through oairun's pull API (an ``oairun_reader`` opened with flags 0): the
+    request is sent when the iteration starts, and the socket is read on the iterating thread,
+    inside ``oairun_reader_next_batch``, which hands over every event that has arrived at once
+    (up to 256); no other thread is involved, and the GIL is released while it waits. Each
+    wait is cut into calls of at most 250 ms, so that a signal is handled in time even while
+    the server is silent. ``close()`` from another thread cancels the call in progress
+    (``oairun_reader_cancel``), which returns at once.
     """
 
-    def __init__(self, owner: Client, thread: bytes, run: bytes, tool_outputs: Any) -> None:
-        self._shared = shared = _Shared()
-        outputs = _Outputs(tool_outputs)
-        outputs.__enter__()  # bad outputs raise here, before the thread starts
-        try:
-            client = owner._acquire()  # released by the thread when the stream has ended
-        except BaseException:
-            outputs.__exit__(None, None, None)
-            raise
+    def __init__(self, reader: Reader) -> None:
+        self._reader = reader
+        self._it: Iterator[Event] = iter(())
 
-        # The thread refers to the client and the shared state, never to the Stream, so that
-        # dropping the Stream lets it be collected, which cancels the stream.
-        def run_stream() -> None:
-            try:
-                def deliver(event_ptr: int) -> bool:
-                    return not shared.put(Event(*_ffi.event_fields(event_ptr)))
-
-                _stream_started(client, thread, run, outputs.ptr, deliver, shared)
-                shared.put(_END)
-            except BaseException as exc:  # noqa: B902 - handed to the consumer
-                shared.put(exc)
-            finally:
-                outputs.__exit__(None, None, None)
-                owner._release()
-
-        self._thread = threading.Thread(target=run_stream, name="oairun-stream", daemon=True)
-        self._thread.start()
-        self._done = False
+    def _refill(self) -> bool:
+        """Takes the next events; False at the end (the stream ended well, or was closed).
+        Raises the stream's exception."""
+        take = self._reader.take
+        while True:
+            events = take(WAIT_MS)
+            if events:
+                self._it = iter(events)
+                return True
+            if events is None:
+                return False
+            # Nothing within WAIT_MS (OAIRUN_AGAIN): Python handles pending signals here.
 
     def __iter__(self) -> Iterator[Event]:
         # A generator referred to only by the loop: leaving the loop early (break, an
@@ -509,50 +417,38 @@ class Stream:
         finished = False
         try:
             while True:
-                try:
-                    event = self.__next__()
-                except StopIteration:
+                yield from self._it
+                if not self._refill():
                     finished = True
                     return
-                yield event
         finally:
             if not finished:
                 self.close()
 
     def __next__(self) -> Event:
         """The next event; raises StopIteration at the end, or the stream's exception."""
-        while not self._done:
-            try:
-                item = self._shared.queue.get(timeout=_POLL_SECONDS)
-            except queue.Empty:
-                # Bounded waits, so that a close() from another thread ends the iteration.
-                if self._shared.cancelled.is_set():
-                    self._done = True
-                elif not self._thread.is_alive() and self._shared.queue.empty():
-                    # The thread always queues its outcome; this is only a safety net.
-                    self._done = True
-                    raise InternalError("the stream's background thread ended without a result")
-                continue
-            if isinstance(item, Event):
-                return item
-            self._done = True
-            if item is _END:
-                break
-            raise item
+        for event in self._it:
+            return event
+        while self._refill():
+            for event in self._it:
+                return event
         raise StopIteration
 
     def close(self) -> None:
         """Cancels the stream if it is still running (the connection is dropped at once), and
-        ends the iteration. Idempotent; may be called from any thread. Does not wait for the
-        background thread (see :meth:`join`)."""
-        self._done = True
-        self._shared.cancel()
+        ends the iteration, events already taken included. Idempotent; may be called from any
+        thread."""
+        self._reader.close()
+        # Empties the current batch (in one step under the GIL): an iteration in another
+        # thread then finds the reader closed.
+        collections.deque(self._it, maxlen=0)
 
     def join(self, timeout: Optional[float] = None) -> bool:
-        """Waits up to ``timeout`` seconds (None: no limit) for the background thread to end;
-        returns True if it has."""
-        self._thread.join(timeout)
-        return not self._thread.is_alive()
+        """Waits up to ``timeout`` seconds (None: no limit) for the stream to be over, its
+        connection released: after its end, a failure, or ``close()`` (when another thread is
+        iterating, at its call in progress, which ``close()`` cuts short). Returns True if it
+        is."""
+        return self._reader.freed.wait(timeout)
 
     def __enter__(self) -> "Stream":
         return self
@@ -561,5 +457,7 @@ class Stream:
         self.close()
 
     def __del__(self) -> None:
-        self._shared.cancel()
-
+        try:
+            self._reader.close()
+        except Exception:  # noqa: BLE001 - at interpreter shutdown, nothing can be done
+            pass

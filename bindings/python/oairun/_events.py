@@ -8,7 +8,7 @@ from typing import Any, List, NamedTuple, Optional
 
 from . import _ffi
 from ._exceptions import ProtocolError, from_error
-from ._objects import wrap
+from ._objects import Object, ObjectList, loads, promote, scan
 
 
 class ToolCall(NamedTuple):
@@ -32,6 +32,21 @@ def tool_calls_from_json(text: str) -> List[ToolCall]:
     return [ToolCall(*fields) for fields in _ffi.take_tool_calls(calls)]
 
 
+class _Unparsed:
+    """The value of an event's ``_data`` until ``.data`` is first read (pickled by name, so that
+    a copied or unpickled event still knows it has not parsed its data)."""
+
+    __slots__ = ()
+
+    def __reduce__(self) -> str:
+        return "_UNPARSED"
+
+    def __repr__(self) -> str:
+        return "<unparsed>"
+
+
+_UNPARSED = _Unparsed()
+
 class Event:
     """One server-sent event: ``.event`` (its name), ``.data`` (parsed), ``.raw``, ``.id``.
 
@@ -45,32 +60,45 @@ class Event:
     carry one ``}`` too many).
     """
 
-    __slots__ = ("event", "raw", "id", "_data", "_parsed")
+    __slots__ = ("event", "raw", "id", "_data")
 
     def __init__(self, event: str, raw: str, id: Optional[str] = None) -> None:  # noqa: A002
         self.event = event
         self.raw = raw
         self.id = id
-        self._data: Any = None
-        self._parsed = False
+        self._data: Any = _UNPARSED
 
     @property
     def data(self) -> Any:
         """The data parsed as JSON (``"[DONE]"`` for ``done``); objects read by attribute too
         (``event.data.delta``, see :class:`Object`)."""
-        if not self._parsed:
-            if self.event == "done" and self.raw == "[DONE]":
-                self._data = self.raw
-            else:
-                try:
-                    self._data = wrap(json.loads(self.raw))
-                except ValueError as exc:
-                    raise ProtocolError(
-                        f"the data of event {self.event!r} is not JSON: {exc}",
-                        status=_ffi.PROTOCOL,
-                    ) from exc
-            self._parsed = True
-        return self._data
+        data = self._data
+        if data is not _UNPARSED:
+            return data
+        raw = self.raw
+        # loads(raw), inlined: this runs for every event whose data is read.
+        try:
+            data, end = scan(raw, 0)
+        except (StopIteration, ValueError):
+            end = -1
+        if end == len(raw):
+            if type(data) is not Object:
+                if type(data) is list:
+                    data = ObjectList(data)
+            elif "response" in data:  # (the data of response.created, .completed...)
+                data = promote(data)
+        elif raw == "[DONE]" and self.event == "done":
+            data = raw
+        else:
+            try:
+                data = loads(raw)
+            except ValueError as exc:
+                raise ProtocolError(
+                    f"the data of event {self.event!r} is not JSON: {exc}",
+                    status=_ffi.PROTOCOL,
+                ) from exc
+        self._data = data
+        return data
 
     @property
     def text_delta(self) -> Optional[str]:
@@ -139,8 +167,8 @@ class Event:
         if name.startswith("_"):  # dunder probes (copy, pickle), and our own slots before set
             raise AttributeError(name)
         data = self.data
-        if isinstance(data, dict) and name in data:
-            return data[name]
+        if isinstance(data, Object) and name in data:
+            return Object.__getattr__(data, name)  # as data.<name> reads it
         raise AttributeError(f"event {self.event!r} has no attribute or data field {name!r}")
 
     def __repr__(self) -> str:

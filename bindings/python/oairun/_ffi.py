@@ -40,6 +40,11 @@ PROTOCOL = 6
 CANCELLED = 7
 INTERNAL = 8
 MAX_TURNS = 9
+# Not a failure: a reader had no event within the time limit (never raised as an exception).
+AGAIN = 10
+
+# oairun_create_response_stream_open / oairun_submit_tool_outputs_stream_open flags.
+READER_BACKGROUND = 1
 
 # oairun_log_level
 LOG_OFF = 0
@@ -91,7 +96,13 @@ def find_library(package_dir: Path) -> Path:
     )
 
 
-lib = ctypes.CDLL(str(find_library(Path(__file__).resolve().parent)))
+_path = str(find_library(Path(__file__).resolve().parent))
+lib = ctypes.CDLL(_path)
+# The same library (dlopen gives the same handle) through calls that keep the GIL: only for
+# the event accessors, which read memory the reader lent and neither wait, lock nor log. For
+# them, releasing and taking back the GIL would be a large part of the call's cost, paid per
+# event. Everything else goes through ``lib``, which releases the GIL for every call.
+pylib = ctypes.PyDLL(_path)
 
 # Event callback: int (*)(const oairun_event *, void *user_data)
 EVENT_CALLBACK = CFUNCTYPE(c_int, c_void_p, c_void_p)
@@ -103,8 +114,8 @@ TOOL_HANDLER = CFUNCTYPE(c_int, c_void_p, c_void_p, c_void_p)
 LOG_CALLBACK = CFUNCTYPE(None, c_int, c_char_p, c_void_p)
 
 
-def _declare(name: str, restype, *argtypes) -> None:
-    function = getattr(lib, name)
+def _declare(name: str, restype, *argtypes, library: ctypes.CDLL = lib) -> None:
+    function = getattr(library, name)
     function.restype = restype
     function.argtypes = list(argtypes)
 
@@ -204,12 +215,53 @@ _declare(
     POINTER(c_void_p),
     POINTER(c_void_p),
 )
+_declare(
+    "oairun_submit_tool_outputs_start",
+    c_int,
+    c_void_p,
+    c_char_p,
+    c_char_p,
+    c_void_p,
+    COMPLETION_CALLBACK,
+    c_void_p,
+    POINTER(c_void_p),
+    POINTER(c_void_p),
+)
+# Readers: the pull API (a stream's events taken in batches, with a time limit).
+_declare(
+    "oairun_create_response_stream_open", c_int, c_void_p, c_void_p, c_uint32, POINTER(c_void_p), POINTER(c_void_p)
+)
+_declare(
+    "oairun_submit_tool_outputs_stream_open",
+    c_int,
+    c_void_p,
+    c_char_p,
+    c_char_p,
+    c_void_p,
+    c_uint32,
+    POINTER(c_void_p),
+    POINTER(c_void_p),
+)
+_declare("oairun_reader_next", c_int, c_void_p, c_int, POINTER(c_void_p), POINTER(c_void_p))
+_declare(
+    "oairun_reader_next_batch", c_int, c_void_p, c_int, POINTER(c_void_p), c_size_t, POINTER(c_size_t), POINTER(c_void_p)
+)
+_declare("oairun_reader_fd", c_int, c_void_p, POINTER(c_int), POINTER(c_void_p))
+_declare("oairun_reader_cancel", None, c_void_p)
+_declare("oairun_reader_free", None, c_void_p)
 _declare("oairun_stream_cancel", None, c_void_p)
 _declare("oairun_stream_wait", c_int, c_void_p, POINTER(c_void_p))
 _declare("oairun_stream_free", None, c_void_p)
 _declare("oairun_event_name", c_char_p, c_void_p)
 _declare("oairun_event_data", c_void_p, c_void_p, POINTER(c_size_t))
 _declare("oairun_event_id", c_char_p, c_void_p)
+_declare("oairun_event_kind", c_int, c_void_p)
+# The accessors a batch of events is copied with, on ``pylib``: the data as bytes (up to its
+# first NUL; the length, written to the address given, says whether that is all of it).
+_declare("oairun_event_kind", c_int, c_void_p, library=pylib)
+_declare("oairun_event_name", c_char_p, c_void_p, library=pylib)
+_declare("oairun_event_data", c_char_p, c_void_p, c_void_p, library=pylib)
+_declare("oairun_event_id", c_char_p, c_void_p, library=pylib)
 _declare("oairun_error_status", c_int, c_void_p)
 _declare("oairun_error_message", c_char_p, c_void_p)
 _declare("oairun_error_http_status", c_uint16, c_void_p)
@@ -394,8 +446,42 @@ class registered:
             _handles.pop(self.handle, None)
 
 
+@COMPLETION_CALLBACK
+def _completion_trampoline(status: int, json_ptr: Optional[int], error: Optional[int], user_data: Optional[int]) -> None:
+    # Called once per started call, on an oairun callback thread: the record is taken out of
+    # the table here, and its function gets (status, the JSON text or None, ErrorInfo or None).
+    _keep_thread_state()
+    with _handles_lock:
+        record = _handles.pop(user_data or 0, None)
+    if record is None or record.function is None:
+        return
+    try:
+        text = ctypes.string_at(json_ptr).decode("utf-8") if json_ptr else None
+        info = ErrorInfo(error) if error else None
+        record.function(status, text, info)  # type: ignore[call-arg]
+    except BaseException as exc:  # noqa: B902 - nothing to raise into: kept for the caller
+        record.exception = exc
+
+
+def register_completion(function: Callable[[int, Optional[str], Optional[ErrorInfo]], None]) -> int:
+    """Registers ``function`` for one completion callback, and returns the ``user_data`` to
+    pass; the trampoline unregisters it when it runs (see :func:`unregister`)."""
+    record = CallbackRecord(function)  # type: ignore[arg-type]
+    with _handles_lock:
+        handle = next(_next_handle)
+        _handles[handle] = record
+    return handle
+
+
+def unregister(handle: int) -> None:
+    """Forgets a handle whose call never started."""
+    with _handles_lock:
+        _handles.pop(handle, None)
+
+
 trampoline = _trampoline
 tool_trampoline = _tool_trampoline
+completion_trampoline = _completion_trampoline
 # NULL callbacks, for the arguments C allows to be NULL (ctypes refuses None for them).
 NO_EVENT_CALLBACK = EVENT_CALLBACK()
 NO_LOG_CALLBACK = LOG_CALLBACK()

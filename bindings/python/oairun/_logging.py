@@ -15,21 +15,36 @@ client created, or at once with :func:`enable_logging`.
 from __future__ import annotations
 
 import atexit
-import logging
+import sys
 import threading
-from typing import Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 from . import _ffi
 
-logger = logging.getLogger("oairun")
+if TYPE_CHECKING:
+    import logging
+
+# logging's levels, by number: the module is imported only once it is in use (see sync()).
+_DEBUG, _INFO, _WARNING, _ERROR = 10, 20, 30, 40
 
 # oairun_log_level -> logging level
 _PYTHON_LEVELS = {
-    _ffi.LOG_ERROR: logging.ERROR,
-    _ffi.LOG_WARN: logging.WARNING,
-    _ffi.LOG_INFO: logging.INFO,
-    _ffi.LOG_DEBUG: logging.DEBUG,
+    _ffi.LOG_ERROR: _ERROR,
+    _ffi.LOG_WARN: _WARNING,
+    _ffi.LOG_INFO: _INFO,
+    _ffi.LOG_DEBUG: _DEBUG,
 }
+
+
+def __getattr__(name: str) -> Any:
+    # ``logger``, made on first use: importing logging is a large part of importing oairun.
+    if name == "logger":
+        global logger
+        import logging
+
+        logger = logging.getLogger("oairun")
+        return logger
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 _lock = threading.Lock()
 _installed = _ffi.LOG_OFF  # the level the C callback is installed at
@@ -38,13 +53,13 @@ _atexit_registered = False
 
 def _c_level(python_level: int) -> int:
     """The library's level that sends every line a logger at ``python_level`` keeps."""
-    if python_level <= logging.DEBUG:
+    if python_level <= _DEBUG:
         return _ffi.LOG_DEBUG
-    if python_level <= logging.INFO:
+    if python_level <= _INFO:
         return _ffi.LOG_INFO
-    if python_level <= logging.WARNING:
+    if python_level <= _WARNING:
         return _ffi.LOG_WARN
-    if python_level <= logging.ERROR:
+    if python_level <= _ERROR:
         return _ffi.LOG_ERROR
     return _ffi.LOG_OFF
 
@@ -55,7 +70,8 @@ def _log_callback(level: int, message: Optional[bytes], user_data: Optional[int]
     # A few lines per request: ctypes' own thread state per call is cheap enough here, and
     # oairun's network threads keep no Python state between lines.
     try:
-        python_level = _PYTHON_LEVELS.get(level, logging.DEBUG)
+        python_level = _PYTHON_LEVELS.get(level, _DEBUG)
+        logger = _logger()
         if logger.isEnabledFor(python_level):
             logger.log(python_level, "%s", message.decode("utf-8", "replace") if message else "")
     except BaseException:  # noqa: B902 - nothing may unwind into C; logging reports its own
@@ -77,9 +93,18 @@ def _install(level: int) -> None:
             _atexit_registered = True
 
 
+def _logger() -> "logging.Logger":
+    return sys.modules[__name__].logger  # type: ignore[no-any-return]
+
+
 def sync() -> None:
     """Installs the callback at the logger's level, or removes it while no handler would show
-    a line (then only logging's last resort would, on stderr: a library must not print)."""
+    a line (then only logging's last resort would, on stderr: a library must not print).
+    While the program has not imported :mod:`logging`, nothing can be configured: off."""
+    if "logging" not in sys.modules:
+        _install(_ffi.LOG_OFF)
+        return
+    logger = _logger()
     if logger.disabled or not logger.hasHandlers():
         _install(_ffi.LOG_OFF)
     else:
@@ -105,6 +130,7 @@ def enable_logging(level: Optional[int] = None) -> None:
 
     Lines are logged on oairun's network threads, each taking the GIL for a moment.
     """
+    logger = _logger()
     if level is not None:
         logger.setLevel(level)
     _install(_c_level(logger.getEffectiveLevel()))

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
+import copy
 import ctypes
 import json
-import threading
 from ctypes import byref, c_void_p
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, Sequence, Union
 
 from . import _ffi
-from ._client import _END, Stream, _check, _encode, _run_started, _Shared
+from ._client import Stream, _check, _encode
 from ._events import Event
-from ._objects import Response, wrap
-from ._tools import check_max_turns, check_on_event, check_tools, run_loop, tool_definition
+from ._reader import Reader, open_response
+from ._objects import Response, loads
 
 if TYPE_CHECKING:
     from ._client import Client
@@ -130,7 +130,10 @@ class _Request:
             if self._tools is not None:
                 _check(lib.oairun_response_request_set_tools_json(self.ptr, self._tools, byref(error)), error)
             for item in self._input:
-                _check(lib.oairun_response_request_add_input_json(self.ptr, item, byref(error)), error)
+                if isinstance(item, tuple):  # (call_id, output): a later turn of a tool loop
+                    _check(lib.oairun_response_request_add_function_call_output(self.ptr, *item), c_void_p())
+                else:
+                    _check(lib.oairun_response_request_add_input_json(self.ptr, item, byref(error)), error)
             for name, value in self._fields:
                 _check(lib.oairun_response_request_set_field_json(self.ptr, name, value, byref(error)), error)
         except BaseException:
@@ -142,9 +145,42 @@ class _Request:
         ptr, self.ptr = self.ptr, c_void_p()
         _ffi.lib.oairun_response_request_free(ptr)
 
+    @property
+    def store_disabled(self) -> bool:
+        """``store`` is set to false (as the library's loop reads it)."""
+        return (b"store", b"false") in self._fields
+
+    def turn(self, previous_response_id: Optional[str], items: List[Any]) -> "_Request":
+        """This request for a later turn of a tool loop: the same fields, ``previous_response_id``
+        replaced when given, and ``items`` as its input: JSON texts (bytes) and
+        ``(call_id, output)`` pairs (bytes), sent as ``function_call_output`` items."""
+        later = copy.copy(self)
+        if previous_response_id is not None:
+            later._previous = _encode("previous_response_id", previous_response_id)
+        later._input = list(items)
+        later.ptr = c_void_p()
+        return later
+
+
+def _response(text: str) -> Any:
+    """A Response's JSON text as a :class:`Response`."""
+    parsed = loads(text)
+    return Response(parsed) if isinstance(parsed, dict) and type(parsed) is not Response else parsed
+
+
+def open_reader(client: "Client", request: _Request, flags: int) -> Reader:
+    """Opens a reader of the streamed response ``request`` describes (built here, and freed
+    once the reader has copied it)."""
+    with request:
+        ptr = client._acquire()
+        try:
+            return open_response(ptr, request.ptr, flags)
+        finally:
+            client._release()
+
 
 class _ResponseStream(Stream):
-    """A :class:`Stream` of a streamed response, run by ``oairun_create_response_stream_start``.
+    """A :class:`Stream` of a streamed response, read through ``oairun_create_response_stream_open``.
 
     Iteration, the end and cancellation are those of :class:`Stream`; the library ends the
     stream right after its terminal event (``response.completed``, ``response.incomplete``:
@@ -152,40 +188,6 @@ class _ResponseStream(Stream):
     delivers a trailing ``[DONE]``, and raises :class:`ProtocolError` for a stream that ends
     before a terminal event.
     """
-
-    def __init__(self, owner: "Client", request: _Request) -> None:  # noqa: D107
-        self._shared = shared = _Shared()
-        self._done = True
-        request.__enter__()  # a value the library refuses raises here, before the thread starts
-        try:
-            client = owner._acquire()  # released by the thread when the stream has ended
-        except BaseException:
-            request.__exit__(None, None, None)
-            raise
-
-        # As in Stream: the thread refers to the client and the shared state, never to the
-        # Stream, so that dropping the Stream lets it be collected, which cancels the stream.
-        def run_stream() -> None:
-            try:
-                def deliver(event_ptr: int) -> bool:
-                    return not shared.put(Event(*_ffi.event_fields(event_ptr)))
-
-                def start(cb: Any, user_data: int, out: Any, err: Any) -> int:
-                    return _ffi.lib.oairun_create_response_stream_start(
-                        client, request.ptr, cb, user_data, out, err
-                    )
-
-                _run_started(start, deliver, shared)
-                shared.put(_END)
-            except BaseException as exc:  # noqa: B902 - handed to the consumer
-                shared.put(exc)
-            finally:
-                request.__exit__(None, None, None)
-                owner._release()
-
-        self._thread = threading.Thread(target=run_stream, name="oairun-stream", daemon=True)
-        self._done = False
-        self._thread.start()
 
 
 class Responses:
@@ -233,7 +235,7 @@ class Responses:
             raise TypeError(f"stream must be a bool, not {type(stream).__name__}")
         request = _Request(input, model, previous_response_id, instructions, tools, fields)
         if stream:
-            return _ResponseStream(self._client, request)
+            return _ResponseStream(open_reader(self._client, request, 0))
         response_json = c_void_p()
         error = c_void_p()
         with request:
@@ -247,8 +249,7 @@ class Responses:
             text = ctypes.string_at(response_json.value).decode("utf-8")
         finally:
             _ffi.lib.oairun_string_free(response_json)
-        parsed = json.loads(text)
-        return Response(parsed) if isinstance(parsed, dict) else wrap(parsed)
+        return _response(text)
 
     def run_tools(
         self,
@@ -304,6 +305,9 @@ class Responses:
         JSON-serialisable, holding a NUL character); and the other :class:`OairunError`
         subclasses as for :meth:`create`.
         """
+        # (imported here: the tool loop's module brings in inspect, which a stream does not need)
+        from ._tools import check_max_turns, check_on_event, check_tools, run_loop, tool_definition
+
         checked = check_tools(tools)
         max_turns = check_max_turns(max_turns)
         check_on_event(on_event)
@@ -320,5 +324,4 @@ class Responses:
                 )
 
             text = run_loop(self._client, start, checked, on_event)
-        parsed = json.loads(text)
-        return Response(parsed) if isinstance(parsed, dict) else wrap(parsed)
+        return _response(text)

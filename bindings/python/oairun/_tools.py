@@ -20,8 +20,9 @@ if TYPE_CHECKING:
 Tools = Mapping[str, Callable[..., Any]]
 
 
-def check_tools(tools: Any) -> Dict[str, Callable[..., Any]]:
-    """``tools`` as a dict, after checking it maps non-empty names to callables."""
+def check_tools(tools: Any, allow_async: bool = False) -> Dict[str, Callable[..., Any]]:
+    """``tools`` as a dict, after checking it maps non-empty names to callables (async
+    functions only for ``allow_async``: the AsyncClient's loops await them)."""
     if not isinstance(tools, Mapping):
         hint = " (tool definitions go in tool_definitions=)" if isinstance(tools, (list, tuple)) else ""
         raise TypeError(
@@ -33,9 +34,11 @@ def check_tools(tools: Any) -> Dict[str, Callable[..., Any]]:
             raise TypeError(f"tools' keys must be non-empty function names (str), not {name!r}")
         if not callable(function):
             raise TypeError(f"tools[{name!r}] must be callable, not {type(function).__name__}")
-        if inspect.iscoroutinefunction(function):
+        if not allow_async and inspect.iscoroutinefunction(function):
             # It would return a coroutine that nothing awaits: the loop runs tools synchronously.
-            raise TypeError(f"tools[{name!r}] is an async function: give a plain function")
+            raise TypeError(
+                f"tools[{name!r}] is an async function: give a plain function (or use AsyncClient)"
+            )
         checked[name] = function
     return checked
 

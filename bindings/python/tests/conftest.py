@@ -23,9 +23,10 @@ FIXTURES = REPO / "testserver" / "fixtures"
 class Server:
     """The running test server: its base URL and its record of requests."""
 
-    def __init__(self, base_url: str) -> None:
+    def __init__(self, base_url: str, pid: int = 0) -> None:
         self.base_url = base_url
         self.root = base_url.rsplit("/v1", 1)[0]
+        self.pid = pid  # the server's process
 
     def requests(self) -> List[Dict[str, Any]]:
         with urllib.request.urlopen(self.root + "/_test/requests", timeout=10) as answer:
@@ -60,7 +61,7 @@ def server() -> Iterator[Server]:
                 pytest.fail("the test server printed no URL within 10 s")
         line = process.stdout.readline().strip()
         assert line.startswith("http://127.0.0.1:"), f"the test server printed {line!r}"
-        yield Server(line)
+        yield Server(line, process.pid)
     finally:
         process.kill()
         process.wait(timeout=10)

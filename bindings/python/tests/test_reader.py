@@ -1,0 +1,225 @@
+"""The synchronous streams over the library's pull API (``oairun_reader``, flags 0): waits cut
+into bounded calls (``OAIRUN_AGAIN`` is never an exception, and a signal is handled while the
+server is silent), the reader freed however the iteration ends, events copied at once and their
+data parsed on first access only, and the C declarations against the header."""
+
+from __future__ import annotations
+
+import gc
+import json
+import os
+import re
+import signal
+import threading
+import time
+
+import pytest
+
+import oairun
+from oairun import _events, _ffi, _reader
+from conftest import OUTPUTS, REPO, reference_events
+from test_responses import long_text
+
+
+@pytest.fixture
+def statuses(monkeypatch):
+    """Every status ``oairun_reader_next_batch`` returns, in order."""
+    seen = []
+    next_batch = _reader._next_batch
+
+    def recorded(*args):
+        status = next_batch(*args)
+        seen.append(status)
+        return status
+
+    monkeypatch.setattr(_reader, "_next_batch", recorded)
+    return seen
+
+
+def wait_until_not_answering(server, limit=5.0):
+    deadline = time.monotonic() + limit
+    while server.answering() > 0:
+        assert time.monotonic() < deadline, "the server still answers: the connection was kept"
+        time.sleep(0.005)
+
+
+@pytest.mark.parametrize("form", ["iterator", "on_event"])
+def test_a_silence_longer_than_one_call_is_not_an_error(client, statuses, form):
+    # 300 ms between deltas: longer than one call's time limit (WAIT_MS), so calls end AGAIN.
+    from oairun._client import WAIT_MS
+
+    assert WAIT_MS < 300
+    if form == "iterator":
+        events = list(client.submit_tool_outputs("r", thread_id="slow_300_3", tool_outputs=OUTPUTS, stream=True))
+    else:
+        events = []
+        client.submit_tool_outputs("r", thread_id="slow_300_3", tool_outputs=OUTPUTS, on_event=events.append)
+    assert "".join(e.text_delta or "" for e in events) == long_text(3)
+    assert events[-1].event == "done"
+    assert _ffi.AGAIN in statuses, statuses
+    assert set(statuses) == {_ffi.OK, _ffi.AGAIN}
+
+
+class Interrupted(KeyboardInterrupt):
+    pass
+
+
+def test_a_signal_is_handled_while_the_server_is_silent(server):
+    """A signal's Python handler runs between two calls of the reader, so Ctrl-C (here SIGUSR1,
+    whose handler raises as SIGINT's does, without touching pytest's own) ends a stream within
+    one call's time limit; the reader is freed and the connection dropped."""
+
+    def interrupt(signum, frame):
+        raise Interrupted()
+
+    previous = signal.signal(signal.SIGUSR1, interrupt)
+    try:
+        with oairun.Client(api_key="k", base_url=server.base_url, timeout=30) as c:
+            stream = c.submit_tool_outputs("r", thread_id="stall", tool_outputs=OUTPUTS, stream=True)
+            seen = []
+            timer = threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGUSR1))
+            with pytest.raises(Interrupted):
+                for event in stream:
+                    seen.append(event.event)
+                    if len(seen) == 2:  # the stall scenario sends two events, then nothing
+                        sent = time.monotonic() + 0.3
+                        timer.start()
+            interrupted = time.monotonic()
+            timer.join()
+    finally:
+        signal.signal(signal.SIGUSR1, previous)
+    assert seen == [name for name, _ in reference_events()[:2]]
+    assert interrupted - sent < 1.0, f"the signal was handled {interrupted - sent:.2f} s after it came"
+    assert stream.join(timeout=1), "the reader was not freed"
+    wait_until_not_answering(server, limit=2)
+
+
+def test_a_dropped_stream_frees_its_reader_and_connection(server, client):
+    stream = client.responses.create(model="stall", input="hi", stream=True)
+    assert next(stream).event == "response.created"
+    freed = stream._reader.freed
+    assert server.answering() == 1
+    del stream
+    gc.collect()
+    assert freed.is_set()
+    wait_until_not_answering(server, limit=2)
+
+
+def test_a_stream_reads_on_the_iterating_thread(client):
+    before = threading.active_count()
+    counts = []
+    for _ in client.submit_tool_outputs("r", thread_id="long_2000", tool_outputs=OUTPUTS, stream=True):
+        counts.append(threading.active_count())
+    assert set(counts) == {before}  # no thread of oairun's Python side
+
+
+def test_the_request_goes_when_the_iteration_starts(server, client):
+    stream = client.submit_tool_outputs("r", thread_id="thread_123", tool_outputs=OUTPUTS, stream=True)
+    assert server.requests() == []  # nothing sent yet: a flags-0 reader connects on its first call
+    assert len(list(stream)) == len(reference_events())
+    assert len(server.requests()) == 1
+
+
+def test_event_data_is_parsed_on_first_access_only(client, monkeypatch):
+    events = list(client.responses.create(model="long_50", input="hi", stream=True))
+    assert all(e._data is _events._UNPARSED for e in events)  # iteration parses nothing
+    calls = []
+    scan = _events.scan
+
+    def counted(text, index):
+        calls.append(text)
+        return scan(text, index)
+
+    monkeypatch.setattr(_events, "scan", counted)
+    first = [e.data for e in events]
+    again = [e.data for e in events]
+    assert len(calls) == len(events)
+    assert all(a is b for a, b in zip(first, again))
+    assert "".join(e.data.delta for e in events if e.event == "response.output_text.delta") == long_text(50)
+
+
+def test_parsed_objects_read_by_attribute_under_any_access(client):
+    response = client.responses.create(model="function_call", input="hi")
+    assert response["output"][0].call_id == "call_fixed_get_weather"  # by key, then by attribute
+    assert response.get("output")[0]["name"] == "get_weather"
+    events = list(client.responses.create(model="gpt-test", input="hi", stream=True))
+    completed = events[-1].data["response"]
+    assert isinstance(completed, oairun.Response) and completed.output_text == "It's 15°C and clear in Paris."
+    assert isinstance(events[-1].data, oairun.Object) and not isinstance(events[-1].data, oairun.Response)
+    # A plain dict put in by hand is wrapped once read by attribute.
+    made = oairun.Object({"a": {"b": [{"c": 1}]}})
+    assert made.a.b[0].c == 1 and made["a"].b is made.a.b
+
+
+def test_done_and_data_that_is_not_json(client):
+    events = list(client.submit_tool_outputs("r", thread_id="thread_123", tool_outputs=OUTPUTS, stream=True))
+    assert events[-1].data == "[DONE]"
+    bad = [e for e in events if e.event == "thread.run.queued"][0]
+    with pytest.raises(oairun.ProtocolError, match="not JSON"):
+        bad.data
+    assert oairun.Event("x", ' {"a": 1} ').data == {"a": 1}  # whitespace around: through json.loads
+    assert oairun.Event("x", "[1, {\"a\": 2}]").data[1].a == 2
+    with pytest.raises(oairun.ProtocolError):
+        oairun.Event("x", "").data
+
+
+def test_reader_constants_and_functions_match_the_header():
+    header = (REPO / "include" / "oairun.h").read_text(encoding="utf-8")
+    assert re.search(r"\bOAIRUN_AGAIN = (\d+)", header).group(1) == str(_ffi.AGAIN)
+    assert re.search(r"#define OAIRUN_READER_BACKGROUND (\d+)", header).group(1) == str(_ffi.READER_BACKGROUND)
+    names = set(re.findall(r"\b(oairun_(?:reader_\w+|\w+_stream_open|event_\w+|\w+_start))\(", header))
+    assert {"oairun_reader_next_batch", "oairun_reader_fd", "oairun_create_response_stream_open"} <= names
+    for name in names:
+        function = getattr(_ffi.lib, name)
+        assert function.argtypes is not None, f"{name} has no argtypes"
+    for status in range(_ffi.AGAIN + 1):
+        assert _ffi.lib.oairun_status_str(status)  # a known status, AGAIN included
+
+
+def test_again_maps_to_no_exception_class():
+    from oairun._exceptions import _BY_STATUS
+
+    assert _ffi.AGAIN not in _BY_STATUS  # never raised: the iterators take it as "not yet"
+
+
+def test_batch_copy_handles_nul_unknown_kinds_and_ids(monkeypatch):
+    """events_of's rarer branches, with the accessors faked over three "events": data holding a
+    NUL (copied by its length, not cut at the NUL), a kind not in the table and the unknown
+    kind 0 (asked by name, 0 never kept), and ids present on some events only."""
+    import ctypes
+
+    events = {
+        11: (0, b"message", b'{"a":"x\0y"}', None),
+        12: (9999, b"brand.new", b'{"b":1}', b"7"),
+        13: (0, b"another", b"[1]", None),
+    }
+    lengths_written = {}
+
+    def kind(ptr):
+        return events[ptr][0]
+
+    def name(ptr):
+        return events[ptr][1]
+
+    def data(ptr, length_address):
+        whole = events[ptr][2]
+        ctypes.c_size_t.from_address(length_address).value = len(whole)
+        lengths_written[ptr] = len(whole)
+        return whole.split(b"\0")[0]  # as a c_char_p result: cut at the first NUL
+
+    monkeypatch.setattr(_reader, "_kind", kind)
+    monkeypatch.setattr(_reader, "_name", name)
+    monkeypatch.setattr(_reader, "_data", data)
+    monkeypatch.setattr(_reader, "_id", lambda ptr: events[ptr][3])
+    monkeypatch.setattr(_reader, "_whole_data", lambda ptr: events[ptr][2])
+    monkeypatch.setattr(_reader, "_names", {})
+    array = (ctypes.c_void_p * 4)(11, 12, 13)
+    lengths = (ctypes.c_size_t * 4)()
+    copied = _reader.events_of(array, 3, lengths)
+    assert [(e.event, e.raw, e.id) for e in copied] == [
+        ("message", '{"a":"x\0y"}', None), ("brand.new", '{"b":1}', "7"), ("another", "[1]", None)
+    ]
+    assert _reader._names == {9999: "brand.new"}  # kind 0 is never kept
+    assert copied[1].data == {"b": 1} and copied[2].data == [1]
+    with pytest.raises(oairun.ProtocolError):  # a raw NUL in a JSON string: not JSON, as for json.loads
+        copied[0].data
