@@ -536,7 +536,11 @@ static void readers_match(oairun_client *client, enum endpoint endpoint, const c
 }
 
 static void every_scenario_as_the_callback_form(oairun_client *client) {
-    for (size_t i = 0; i < sizeof scenarios / sizeof scenarios[0]; i++) {
+    /* Every scenario natively and under the sanitizers; every third one under valgrind, which
+     * runs this test's many streams tens of times slower (CI's time is bounded). */
+    size_t step = RUNNING_ON_VALGRIND ? 3 : 1, taken = 0;
+    for (size_t i = 0; i < sizeof scenarios / sizeof scenarios[0]; i += step) {
+        taken++;
         const struct scenario *s = &scenarios[i];
         events want = no_events();
         oairun_error *want_err = NULL;
@@ -560,7 +564,7 @@ static void every_scenario_as_the_callback_form(oairun_client *client) {
         oairun_error_free(want_err);
         events_free(&want);
     }
-    printf("%zu scenarios, each taken 6 ways, as the callback form delivers them\n",
+    printf("%zu of %zu scenarios, each taken 6 ways, as the callback form delivers them\n", taken,
            sizeof scenarios / sizeof scenarios[0]);
 }
 
