@@ -528,8 +528,10 @@ typedef struct oairun_client_options oairun_client_options;
 typedef struct oairun_error oairun_error;
 
 /**
- * One event of a stream, lent to an `oairun_event_callback`: it and every string it lends are
- * valid only until the callback returns. Copy what you need to keep.
+ * One event of a stream, lent to an `oairun_event_callback`, or by a reader
+ * (`oairun_reader_next`, `oairun_reader_next_batch`): it and every string it lends are valid
+ * only until the callback returns, or until the reader's next call. Copy what you need to
+ * keep.
  */
 typedef struct oairun_event oairun_event;
 
@@ -761,7 +763,7 @@ void oairun_error_free(oairun_error *error);
 
 /**
  * Returns the event's name, e.g. `"thread.message.delta"` (`"message"` when the stream gave
- * none). NULL when `event` is NULL. Borrowed: valid until the callback returns.
+ * none). NULL when `event` is NULL. Borrowed: valid as long as the event.
  */
 const char *oairun_event_name(const oairun_event *event);
 
@@ -769,14 +771,14 @@ const char *oairun_event_name(const oairun_event *event);
  * Returns the event's data (its `data:` lines joined with LF; `[DONE]` for `done`), always
  * NUL-terminated; when `len` is not NULL, `*len` receives its exact length in bytes (the data
  * may itself hold NUL characters). NULL, with `*len` set to 0, when `event` is NULL.
- * Borrowed: valid until the callback returns.
+ * Borrowed: valid as long as the event.
  */
 const char *oairun_event_data(const oairun_event *event,
                               size_t *len);
 
 /**
  * Returns the last event id the stream set (`id:` field), or NULL when it set none or
- * `event` is NULL. Borrowed: valid until the callback returns.
+ * `event` is NULL. Borrowed: valid as long as the event.
  */
 const char *oairun_event_id(const oairun_event *event);
 
@@ -794,7 +796,7 @@ oairun_kind oairun_event_kind(const oairun_event *event);
  * characters). NULL, with `*len` set to 0, for any other event, a message delta with no text
  * part, data that is not what the API sends, or a NULL `event`.
  *
- * Borrowed, like the event: valid until the callback returns. Asking again returns the same
+ * Borrowed, like the event: valid as long as the event. Asking again returns the same
  * pointer.
  */
 const char *oairun_event_text_delta(const oairun_event *event,

@@ -1,4 +1,4 @@
-//! `oairun_event`: one server-sent event, lent to a callback.
+//! `oairun_event`: one server-sent event, lent to a callback or by a reader.
 
 use std::cell::OnceCell;
 use std::ffi::c_char;
@@ -6,8 +6,10 @@ use std::ffi::c_char;
 use super::guard;
 use crate::event::Event;
 
-/// One event of a stream, lent to an `oairun_event_callback`: it and every string it lends are
-/// valid only until the callback returns. Copy what you need to keep.
+/// One event of a stream, lent to an `oairun_event_callback`, or by a reader
+/// (`oairun_reader_next`, `oairun_reader_next_batch`): it and every string it lends are valid
+/// only until the callback returns, or until the reader's next call. Copy what you need to
+/// keep.
 pub struct oairun_event {
     event: *const Event,
     /// The text delta, worked out on the first `oairun_event_text_delta` and kept (with a NUL
@@ -40,7 +42,7 @@ pub(super) fn event_of(event: Option<&oairun_event>) -> Option<&Event> {
 }
 
 /// Returns the event's name, e.g. `"thread.message.delta"` (`"message"` when the stream gave
-/// none). NULL when `event` is NULL. Borrowed: valid until the callback returns.
+/// none). NULL when `event` is NULL. Borrowed: valid as long as the event.
 #[no_mangle]
 pub unsafe extern "C" fn oairun_event_name(event: Option<&oairun_event>) -> *const c_char {
     guard(|| event_of(event).map_or(std::ptr::null(), |e| e.name_with_nul().as_ptr().cast()))
@@ -49,7 +51,7 @@ pub unsafe extern "C" fn oairun_event_name(event: Option<&oairun_event>) -> *con
 /// Returns the event's data (its `data:` lines joined with LF; `[DONE]` for `done`), always
 /// NUL-terminated; when `len` is not NULL, `*len` receives its exact length in bytes (the data
 /// may itself hold NUL characters). NULL, with `*len` set to 0, when `event` is NULL.
-/// Borrowed: valid until the callback returns.
+/// Borrowed: valid as long as the event.
 #[no_mangle]
 pub unsafe extern "C" fn oairun_event_data(
     event: Option<&oairun_event>,
@@ -68,7 +70,7 @@ pub unsafe extern "C" fn oairun_event_data(
 }
 
 /// Returns the last event id the stream set (`id:` field), or NULL when it set none or
-/// `event` is NULL. Borrowed: valid until the callback returns.
+/// `event` is NULL. Borrowed: valid as long as the event.
 #[no_mangle]
 pub unsafe extern "C" fn oairun_event_id(event: Option<&oairun_event>) -> *const c_char {
     guard(|| {
@@ -92,7 +94,7 @@ pub unsafe extern "C" fn oairun_event_kind(event: Option<&oairun_event>) -> oair
 /// characters). NULL, with `*len` set to 0, for any other event, a message delta with no text
 /// part, data that is not what the API sends, or a NULL `event`.
 ///
-/// Borrowed, like the event: valid until the callback returns. Asking again returns the same
+/// Borrowed, like the event: valid as long as the event. Asking again returns the same
 /// pointer.
 #[no_mangle]
 pub unsafe extern "C" fn oairun_event_text_delta(
