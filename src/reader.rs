@@ -30,7 +30,7 @@ use crate::event::Event;
 use crate::log::{self, LogLevel};
 use crate::runtime;
 use crate::stream::{cancelled_error, Cursor, Pumped, Sink, Step};
-use crate::submission::panic_message;
+use crate::submission::{lock, panic_message};
 use crate::transport::{timeout_error, transport_error, Transport, Via};
 
 /// Reads a background reader's network half may be ahead of its caller: enough to keep the
@@ -46,13 +46,6 @@ pub(crate) enum Next {
     Over(Result<()>),
     /// Nothing within the time limit; the stream goes on.
     Again,
-}
-
-/// Locks `mutex`, ignoring poisoning: every critical section here leaves the data consistent.
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// What a reader shares with the threads that may cancel it, and with its network half.

@@ -68,8 +68,9 @@ enum Message {
     Ended(Error),
 }
 
-/// Locks `mutex`, ignoring poisoning: every critical section here leaves the data consistent.
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+/// Locks `mutex`, ignoring poisoning: every critical section of submissions and readers leaves
+/// the data consistent.
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
