@@ -92,13 +92,19 @@ fn rust_code(kinds: &[Kind]) -> String {
     out.push_str("            _ => EventKind::Unknown,\n        }\n    }\n\n");
     out.push_str(
         "    /// The event name of this kind; `None` for `Unknown`.\n    \
-         pub fn name(self) -> Option<&'static str> {\n        match self {\n            \
-         EventKind::Unknown => None,\n",
+         pub fn name(self) -> Option<&'static str> {\n        \
+         self.name_with_nul().map(|name| &name[..name.len() - 1])\n    }\n\n",
+    );
+    out.push_str(
+        "    /// The event name of this kind followed by a NUL, for the C API; `None` for \
+         `Unknown`.\n    \
+         pub(crate) fn name_with_nul(self) -> Option<&'static str> {\n        \
+         match self {\n            EventKind::Unknown => None,\n",
     );
     for kind in kinds {
         writeln!(
             out,
-            "            EventKind::{} => Some({:?}),",
+            "            EventKind::{} => Some(\"{}\\0\"),",
             camel(&kind.name),
             kind.name
         )

@@ -10,11 +10,13 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 
 mod api;
+mod bytescan;
 mod client;
 mod config;
 mod error;
 mod event;
 pub mod ffi;
+mod json;
 mod lanes;
 mod log;
 mod reader;

@@ -19,6 +19,8 @@
 
 use std::mem;
 
+use crate::bytescan;
+
 /// The UTF-8 encoding of U+FEFF BYTE ORDER MARK.
 const BOM: &[u8] = b"\xEF\xBB\xBF";
 
@@ -35,6 +37,18 @@ pub struct SseEvent {
     pub data: String,
     /// The last event ID buffer at dispatch; None when it is empty (never set, or reset by an empty `id:`).
     pub id: Option<String>,
+}
+
+/// One dispatched event, lent by [`Decoder::next_parts`]: the type and the id are the
+/// decoder's own buffers (until its next call), the data is handed over.
+#[derive(Debug, PartialEq, Eq)]
+pub struct SseParts<'a> {
+    /// The event type; "message" when the stream gave none.
+    pub event: &'a str,
+    /// The data lines joined with LF (the final LF removed), with room for one more byte.
+    pub data: String,
+    /// The last event ID buffer at dispatch; None when it is empty.
+    pub id: Option<&'a str>,
 }
 
 /// Incremental event-stream decoder: [`feed`](Self::feed) bytes, take events with
@@ -58,9 +72,19 @@ impl Decoder {
 
     /// Returns the next complete event from what has been fed, or None when more bytes are needed.
     pub fn next_event(&mut self) -> Option<SseEvent> {
+        self.next_parts().map(|parts| SseEvent {
+            event: parts.event.to_owned(),
+            data: parts.data,
+            id: parts.id.map(str::to_owned),
+        })
+    }
+
+    /// [`next_event`](Self::next_event), with the type and id lent instead of copied.
+    pub fn next_parts(&mut self) -> Option<SseParts<'_>> {
+        self.fields.settle();
         while let Some(line) = self.lines.next_line() {
-            if let Some(event) = self.fields.process_line(line) {
-                return Some(event);
+            if self.fields.process_line(line) {
+                return Some(self.fields.dispatched());
             }
         }
         None
@@ -77,6 +101,7 @@ impl Decoder {
     /// The decoder is then ready for a new stream (a reconnection): the last event ID and the
     /// reconnection time persist, as the spec says, and a leading BOM is stripped again.
     pub fn finish(&mut self) -> bool {
+        self.fields.settle();
         let partial_line = self.lines.reset();
         let partial_event = self.fields.reset();
         partial_line || partial_event
@@ -92,9 +117,7 @@ impl Decoder {
     /// Bytes of the event being read so far: its unconsumed input plus its data and type. The
     /// client compares this with its event size cap after draining the complete events.
     pub fn buffered_len(&self) -> usize {
-        self.lines.buf.len() - self.lines.pos
-            + self.fields.data.len()
-            + self.fields.event_type.len()
+        self.lines.buf.len() - self.lines.pos + self.fields.pending_len()
     }
 
     /// Bytes currently held by the decoder's buffers (capacity, not length), for tests that check memory stays bounded.
@@ -229,29 +252,7 @@ impl LineSplitter {
 
 /// Position of the first CR or LF in `bytes`.
 fn find_line_end(bytes: &[u8]) -> Option<usize> {
-    fn is_line_end(byte: &u8) -> bool {
-        *byte == b'\n' || *byte == b'\r'
-    }
-    // Test fixed-size blocks without early exit (the compiler vectorises this), then locate
-    // the byte inside the block that has one.
-    const BLOCK: usize = 16;
-    let mut blocks = bytes.chunks_exact(BLOCK);
-    let mut offset = 0;
-    for block in &mut blocks {
-        let block: &[u8; BLOCK] = block.try_into().expect("chunks_exact yields whole blocks");
-        if block
-            .iter()
-            .fold(false, |found, byte| found | is_line_end(byte))
-        {
-            return block.iter().position(is_line_end).map(|i| offset + i);
-        }
-        offset += BLOCK;
-    }
-    blocks
-        .remainder()
-        .iter()
-        .position(is_line_end)
-        .map(|i| offset + i)
+    bytescan::line_end(bytes)
 }
 
 /// Interprets lines: the event type, data and last event ID buffers, and the reconnection time.
@@ -261,18 +262,21 @@ struct EventBuilder {
     event_type: String,
     last_id: String,
     retry: Option<u64>,
+    /// An event was dispatched and its type lent: the type buffer is cleared at the next call.
+    lent: bool,
 }
 
 impl EventBuilder {
-    /// Processes one line (without its line end); returns the event a blank line dispatches.
-    fn process_line(&mut self, line: &[u8]) -> Option<SseEvent> {
+    /// Processes one line (without its line end); returns true when it dispatched an event
+    /// (a blank line after data), which [`dispatched`](Self::dispatched) then gives.
+    fn process_line(&mut self, line: &[u8]) -> bool {
         // Field names and values are split on the raw bytes: ':' and ' ' are ASCII, which never
         // occurs inside a multi-byte UTF-8 sequence and always ends an invalid one, so decoding
         // the parts separately equals decoding the whole line.
         let (name, value) = match line.iter().position(|&byte| byte == b':') {
             None if line.is_empty() => return self.dispatch(),
             None => (line, &[][..]),
-            Some(0) => return None, // comment
+            Some(0) => return false, // comment
             Some(colon) => {
                 let value = &line[colon + 1..];
                 (&line[..colon], value.strip_prefix(b" ").unwrap_or(value))
@@ -286,9 +290,6 @@ impl EventBuilder {
             }
             b"event" => {
                 self.event_type.clear();
-                // One spare byte: the event layer appends a NUL to the name (to lend it to C
-                // without copying), which then needs no reallocation.
-                self.event_type.reserve(value.len() + 1);
                 push_lossy(&mut self.event_type, value);
             }
             // An id holding U+0000 NULL is ignored.
@@ -303,25 +304,45 @@ impl EventBuilder {
             }
             _ => {} // an unknown field, or an ignored id
         }
-        None
+        false
     }
 
-    fn dispatch(&mut self) -> Option<SseEvent> {
+    /// A blank line: says whether it dispatches an event (data was seen).
+    fn dispatch(&mut self) -> bool {
         if self.data.is_empty() {
             self.event_type.clear();
-            return None;
+            return false;
         }
         self.data.pop(); // the LF appended after the last data line
-        let event = if self.event_type.is_empty() {
-            String::from("message")
-        } else {
-            mem::take(&mut self.event_type)
-        };
-        Some(SseEvent {
-            event,
+        self.lent = true;
+        true
+    }
+
+    /// The event just dispatched: the type and id lent, the data handed over.
+    fn dispatched(&mut self) -> SseParts<'_> {
+        SseParts {
+            event: if self.event_type.is_empty() {
+                "message"
+            } else {
+                &self.event_type
+            },
             data: mem::take(&mut self.data),
-            id: (!self.last_id.is_empty()).then(|| self.last_id.clone()),
-        })
+            id: (!self.last_id.is_empty()).then_some(self.last_id.as_str()),
+        }
+    }
+
+    /// Clears the type of the event last dispatched, now that it is no longer lent.
+    fn settle(&mut self) {
+        if self.lent {
+            self.event_type.clear();
+            self.lent = false;
+        }
+    }
+
+    /// Bytes of the event being read: its data and type so far.
+    fn pending_len(&self) -> usize {
+        let event_type = if self.lent { 0 } else { self.event_type.len() };
+        self.data.len() + event_type
     }
 
     /// Clears the buffers of the current event; returns whether they held anything.
@@ -339,9 +360,15 @@ impl EventBuilder {
 
 /// Appends `bytes` decoded as UTF-8, each invalid sequence replaced by U+FFFD.
 ///
-/// Valid input, nearly all of it, goes through `str::from_utf8`, which checks ASCII a word at
-/// a time; `String::from_utf8_lossy` walks every byte, and was the decoder's largest cost.
+/// ASCII input, nearly all of it, is told sixteen bytes at a time; other valid input goes
+/// through `str::from_utf8`; `String::from_utf8_lossy` walks every byte, and was the
+/// decoder's largest cost.
 fn push_lossy(out: &mut String, bytes: &[u8]) {
+    if bytescan::is_ascii(bytes) {
+        // SAFETY: ASCII is UTF-8.
+        out.push_str(unsafe { std::str::from_utf8_unchecked(bytes) });
+        return;
+    }
     match std::str::from_utf8(bytes) {
         Ok(text) => out.push_str(text),
         Err(_) => out.push_str(&String::from_utf8_lossy(bytes)),

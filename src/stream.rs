@@ -133,7 +133,7 @@ impl Cursor {
         if let Some(outcome) = self.decided.take() {
             return self.finish(outcome);
         }
-        let too_big = match self.decoder.next_event() {
+        let too_big = match self.decoder.next_parts() {
             Some(sse) if sse.event.len() + sse.data.len() <= self.max_event_bytes => {
                 let event = self.rule.event(sse);
                 if let Some(error) = self.rule.refuse(&event) {

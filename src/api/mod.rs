@@ -11,12 +11,12 @@ use reqwest::Url;
 
 use crate::error::{Error, Result};
 use crate::event::Event;
-use crate::sse::SseEvent;
+use crate::sse::SseParts;
 
 /// How one endpoint's event stream is read.
 pub(crate) trait StreamRule: Send + Sync + 'static {
     /// The event for a decoded server-sent event.
-    fn event(&self, sse: SseEvent) -> Event {
+    fn event(&self, sse: SseParts<'_>) -> Event {
         Event::from(sse)
     }
 

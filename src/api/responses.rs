@@ -8,7 +8,7 @@ use reqwest::Url;
 use super::{Request, StreamRule};
 use crate::error::{ApiError, Error, ErrorKind, Result};
 use crate::event::{Event, EventKind};
-use crate::sse::SseEvent;
+use crate::sse::SseParts;
 use crate::tool_outputs::write_json_string;
 
 /// The body of one `POST /responses`, built field by field. Fields are sent in the order:
@@ -211,10 +211,10 @@ pub(crate) struct Rule;
 impl StreamRule for Rule {
     /// Servers that send no `event:` line (the name defaults to `message`) name each event by
     /// its data's JSON `type`.
-    fn event(&self, sse: SseEvent) -> Event {
+    fn event(&self, sse: SseParts<'_>) -> Event {
         if sse.event == "message" {
             if let Some(kind) = type_of(&sse.data) {
-                return Event::new(kind, sse.data, sse.id);
+                return Event::from_parts(&kind, sse.data, sse.id);
             }
         }
         Event::from(sse)
@@ -363,8 +363,8 @@ mod tests {
 
     #[test]
     fn events_without_a_name_take_their_type() {
-        let sse = |event: &str, data: &str| SseEvent {
-            event: event.into(),
+        let sse = |event: &'static str, data: &str| SseParts {
+            event,
             data: data.into(),
             id: None,
         };
