@@ -108,10 +108,21 @@ fn text_part<'a>(s: &mut Scanner<'a>, text: &mut Option<String>, spare: usize) -
         }
         Some(())
     })?;
-    if is_object && kind.and_then(string).is_some_and(|kind| kind == "text") {
-        let piece = value.and_then(string).unwrap_or_default();
-        text.get_or_insert_with(|| String::with_capacity(piece.len() + spare))
-            .push_str(&piece);
+    // (The type as written is nearly always `"text"` itself: no decoding for that.)
+    let is_text = kind.is_some_and(|kind| {
+        kind == "\"text\"" || kind.contains('\\') && string(kind).is_some_and(|k| k == "text")
+    });
+    if is_object && is_text {
+        match text {
+            None => {
+                *text = Some(
+                    value
+                        .and_then(|v| string_with_room(v, spare))
+                        .unwrap_or_default(),
+                )
+            }
+            Some(text) => text.push_str(&value.and_then(string).unwrap_or_default()),
+        }
     }
     Some(())
 }
