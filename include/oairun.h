@@ -598,6 +598,40 @@ typedef struct oairun_tool_outputs oairun_tool_outputs;
 typedef struct oairun_tool_result oairun_tool_result;
 
 /**
+ * Where the strings of one event copied by `oairun_events_copy` lie in the caller's buffer:
+ * each as its offset from the start of the buffer and its length in bytes (followed in the
+ * buffer by a NUL that the length does not count; the string may itself hold NUL
+ * characters). A string the event does not have is at offset `SIZE_MAX`, with length 0.
+ */
+typedef struct {
+  /**
+   * The data, as `oairun_event_data` gives it: always there.
+   */
+  size_t data;
+  /**
+   * The length of the data in bytes.
+   */
+  size_t data_len;
+  /**
+   * The id, as `oairun_event_id` gives it: absent when that gives NULL.
+   */
+  size_t id;
+  /**
+   * The length of the id in bytes.
+   */
+  size_t id_len;
+  /**
+   * The name, as `oairun_event_name` gives it, only for an event of kind
+   * `OAIRUN_KIND_UNKNOWN`: absent for every other kind, which stands for exactly one name.
+   */
+  size_t name;
+  /**
+   * The length of the name in bytes.
+   */
+  size_t name_len;
+} oairun_event_span;
+
+/**
  * Receives one log line: its level, and the line, NUL-terminated, without a trailing
  * newline, lent for the duration of the call only. `user_data` is the pointer given to
  * `oairun_set_log_callback`, passed through untouched.
@@ -801,6 +835,43 @@ oairun_kind oairun_event_kind(const oairun_event *event);
  */
 const char *oairun_event_text_delta(const oairun_event *event,
                                     size_t *len);
+
+/**
+ * Copies `count` lent events (from `oairun_reader_next_batch`, `oairun_reader_next` or a
+ * callback; `events[i]` as those give them) in one call, so that they outlive the reader's
+ * next call or the callback: `kinds[i]` receives the kind of `events[i]` (as
+ * `oairun_event_kind` gives it), `spans[i]` where its strings lie in `buffer`.
+ *
+ * The buffer receives, for each event in order, its data, then its id when it has one, then
+ * its name when its kind is `OAIRUN_KIND_UNKNOWN`, each followed by a NUL, with nothing in
+ * between: `*needed` bytes in all, the sum of every copied string's length plus one. (So when
+ * no event has an id, none is of an unknown kind and no data holds a NUL, the buffer is the
+ * events' data, each ended by a NUL.)
+ *
+ * Ownership: `events` and the events are borrowed for the call; `kinds` (room for `count`
+ * kinds), `spans` (room for `count` spans) and `buffer` (room for `capacity` bytes) are the
+ * caller's, written by this call only; the copies are the caller's to keep. `events`,
+ * `kinds` and `spans` may be NULL when `count` is 0, and `buffer` when `capacity` is 0.
+ *
+ * Returns `OAIRUN_OK` with `*needed` set to the bytes written (0 when `count` is 0).
+ * Returns `OAIRUN_INVALID_ARGUMENT`, writing nothing but `*needed`:
+ * - when the buffer is too small, with `*needed` set to the bytes the copy needs: call again
+ *   with at least that much room (or call with `capacity` 0 first to learn it);
+ * - with `*needed` set to 0, when `events`, `kinds` or `spans` is NULL while `count` is not
+ *   0, `buffer` is NULL while `capacity` is not 0, or some `events[i]` is NULL;
+ * - and when `needed` is NULL, writing nothing at all.
+ *
+ * On failure, when `err` is not NULL, `*err` receives an error the caller frees with
+ * `oairun_error_free`. `OAIRUN_INTERNAL` for a bug in oairun.
+ */
+oairun_status oairun_events_copy(const oairun_event *const *events,
+                                 size_t count,
+                                 oairun_kind *kinds,
+                                 oairun_event_span *spans,
+                                 char *buffer,
+                                 size_t capacity,
+                                 size_t *needed,
+                                 oairun_error **err);
 
 /**
  * Sets the process-wide log callback: `cb` receives every line of `level` and the levels

@@ -2,8 +2,10 @@
 
 use std::cell::OnceCell;
 use std::ffi::c_char;
+use std::mem::MaybeUninit;
 
-use super::guard;
+use super::{arg_out_slice, arg_slice, guard, guard_status, oairun_error, oairun_status};
+use crate::error::{Error, Result};
 use crate::event::Event;
 
 /// One event of a stream, lent to an `oairun_event_callback`, or by a reader
@@ -122,4 +124,215 @@ pub unsafe extern "C" fn oairun_event_text_delta(
         }
         ptr
     })
+}
+
+/// Where the strings of one event copied by `oairun_events_copy` lie in the caller's buffer:
+/// each as its offset from the start of the buffer and its length in bytes (followed in the
+/// buffer by a NUL that the length does not count; the string may itself hold NUL
+/// characters). A string the event does not have is at offset `SIZE_MAX`, with length 0.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct oairun_event_span {
+    /// The data, as `oairun_event_data` gives it: always there.
+    pub data: usize,
+    /// The length of the data in bytes.
+    pub data_len: usize,
+    /// The id, as `oairun_event_id` gives it: absent when that gives NULL.
+    pub id: usize,
+    /// The length of the id in bytes.
+    pub id_len: usize,
+    /// The name, as `oairun_event_name` gives it, only for an event of kind
+    /// `OAIRUN_KIND_UNKNOWN`: absent for every other kind, which stands for exactly one name.
+    pub name: usize,
+    /// The length of the name in bytes.
+    pub name_len: usize,
+}
+
+/// The offset of a string an event does not have.
+const ABSENT: usize = usize::MAX;
+
+/// The strings `oairun_events_copy` copies of one event, in buffer order: data, id, name.
+fn copied_strings(event: &Event) -> [Option<&str>; 3] {
+    let name =
+        (oairun_kind::from(event.kind()) == oairun_kind::OAIRUN_KIND_UNKNOWN).then(|| event.name());
+    [Some(event.data()), event.id(), name]
+}
+
+/// Copies `count` lent events (from `oairun_reader_next_batch`, `oairun_reader_next` or a
+/// callback; `events[i]` as those give them) in one call, so that they outlive the reader's
+/// next call or the callback: `kinds[i]` receives the kind of `events[i]` (as
+/// `oairun_event_kind` gives it), `spans[i]` where its strings lie in `buffer`.
+///
+/// The buffer receives, for each event in order, its data, then its id when it has one, then
+/// its name when its kind is `OAIRUN_KIND_UNKNOWN`, each followed by a NUL, with nothing in
+/// between: `*needed` bytes in all, the sum of every copied string's length plus one. (So when
+/// no event has an id, none is of an unknown kind and no data holds a NUL, the buffer is the
+/// events' data, each ended by a NUL.)
+///
+/// Ownership: `events` and the events are borrowed for the call; `kinds` (room for `count`
+/// kinds), `spans` (room for `count` spans) and `buffer` (room for `capacity` bytes) are the
+/// caller's, written by this call only; the copies are the caller's to keep. `events`,
+/// `kinds` and `spans` may be NULL when `count` is 0, and `buffer` when `capacity` is 0.
+///
+/// Returns `OAIRUN_OK` with `*needed` set to the bytes written (0 when `count` is 0).
+/// Returns `OAIRUN_INVALID_ARGUMENT`, writing nothing but `*needed`:
+/// - when the buffer is too small, with `*needed` set to the bytes the copy needs: call again
+///   with at least that much room (or call with `capacity` 0 first to learn it);
+/// - with `*needed` set to 0, when `events`, `kinds` or `spans` is NULL while `count` is not
+///   0, `buffer` is NULL while `capacity` is not 0, or some `events[i]` is NULL;
+/// - and when `needed` is NULL, writing nothing at all.
+///
+/// On failure, when `err` is not NULL, `*err` receives an error the caller frees with
+/// `oairun_error_free`. `OAIRUN_INTERNAL` for a bug in oairun.
+#[no_mangle]
+pub unsafe extern "C" fn oairun_events_copy(
+    events: *const Option<&oairun_event>,
+    count: usize,
+    kinds: *mut oairun_kind,
+    spans: *mut oairun_event_span,
+    buffer: *mut c_char,
+    capacity: usize,
+    needed: Option<&mut usize>,
+    err: *mut *mut oairun_error,
+) -> oairun_status {
+    guard_status(err, || {
+        let needed = needed.ok_or_else(|| Error::invalid("needed must not be NULL"))?;
+        *needed = 0;
+        // SAFETY: events is NULL or points to count event pointers, each NULL or lent and
+        // valid for the call (header).
+        let events = unsafe { arg_slice("events", events, count) }?;
+        let events = events
+            .iter()
+            .enumerate()
+            .map(|(i, &event)| {
+                event_of(event).ok_or_else(|| Error::invalid(format!("events[{i}] is NULL")))
+            })
+            .collect::<Result<Vec<&Event>>>()?;
+        // SAFETY: kinds and spans are NULL or point to room for count items, and buffer to
+        // room for capacity bytes, all the caller's and untouched by anyone else for the call.
+        let kinds = unsafe { arg_out_slice("kinds", kinds, count) }?;
+        let spans = unsafe { arg_out_slice("spans", spans, count) }?;
+        let buffer = unsafe { arg_out_slice("buffer", buffer.cast::<u8>(), capacity) }?;
+        let size = events
+            .iter()
+            .flat_map(|event| copied_strings(event))
+            .flatten()
+            .fold(0usize, |size, text| size.saturating_add(text.len() + 1));
+        if size > capacity {
+            *needed = size;
+            return Err(Error::invalid(format!(
+                "the buffer has room for {capacity} bytes; the events need {size}"
+            )));
+        }
+        let mut at = 0;
+        let mut copy = |text: Option<&str>| match text {
+            Some(text) => {
+                let start = at;
+                for (slot, &byte) in buffer[at..].iter_mut().zip(text.as_bytes()) {
+                    *slot = MaybeUninit::new(byte);
+                }
+                buffer[at + text.len()] = MaybeUninit::new(0);
+                at += text.len() + 1;
+                (start, text.len())
+            }
+            None => (ABSENT, 0),
+        };
+        for ((event, kind), span) in events.iter().zip(kinds).zip(spans) {
+            let [data, id, name] = copied_strings(event);
+            let (data, data_len) = copy(data);
+            let (id, id_len) = copy(id);
+            let (name, name_len) = copy(name);
+            *kind = MaybeUninit::new(event.kind().into());
+            *span = MaybeUninit::new(oairun_event_span {
+                data,
+                data_len,
+                id,
+                id_len,
+                name,
+                name_len,
+            });
+        }
+        *needed = at;
+        Ok(())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn copy(events: &[&oairun_event], capacity: usize) -> (oairun_status, usize, Vec<u8>) {
+        let pointers: Vec<Option<&oairun_event>> = events.iter().map(|&e| Some(e)).collect();
+        let mut kinds = vec![oairun_kind::OAIRUN_KIND_DONE; events.len()];
+        let mut spans = vec![
+            oairun_event_span {
+                data: 0,
+                data_len: 0,
+                id: 0,
+                id_len: 0,
+                name: 0,
+                name_len: 0
+            };
+            events.len()
+        ];
+        let mut buffer = vec![0xA5u8; capacity];
+        let mut needed = 7;
+        let status = unsafe {
+            oairun_events_copy(
+                pointers.as_ptr(),
+                events.len(),
+                kinds.as_mut_ptr(),
+                spans.as_mut_ptr(),
+                buffer.as_mut_ptr().cast(),
+                capacity,
+                Some(&mut needed),
+                std::ptr::null_mut(),
+            )
+        };
+        if status == oairun_status::OAIRUN_OK {
+            for (i, event) in events.iter().enumerate() {
+                let e = event_of(Some(event)).unwrap();
+                let span = spans[i];
+                assert_eq!(kinds[i], e.kind().into());
+                let at = |offset: usize, len: usize| &buffer[offset..offset + len];
+                assert_eq!(at(span.data, span.data_len), e.data().as_bytes());
+                assert_eq!(buffer[span.data + span.data_len], 0);
+                match e.id() {
+                    Some(id) => assert_eq!(at(span.id, span.id_len), id.as_bytes()),
+                    None => assert_eq!((span.id, span.id_len), (ABSENT, 0)),
+                }
+                if kinds[i] == oairun_kind::OAIRUN_KIND_UNKNOWN {
+                    assert_eq!(at(span.name, span.name_len), e.name().as_bytes());
+                } else {
+                    assert_eq!((span.name, span.name_len), (ABSENT, 0));
+                }
+            }
+        }
+        (status, needed, buffer)
+    }
+
+    #[test]
+    fn a_batch_is_copied_as_the_accessors_give_it() {
+        let events = [
+            Event::new("thread.message.delta", "{\"a\":\"caf\u{e9}\"}", None),
+            Event::new("brand.new", "x\0y", Some("evt_1".to_string())),
+            Event::new("done", "[DONE]", Some("evt_1".to_string())),
+        ];
+        let lent: Vec<oairun_event> = events.iter().map(oairun_event::lend).collect();
+        let lent: Vec<&oairun_event> = lent.iter().collect();
+        let want = "{\"a\":\"caf\u{e9}\"}\0x\0y\0evt_1\0brand.new\0[DONE]\0evt_1\0".as_bytes();
+        let size = want.len();
+        let (status, needed, buffer) = copy(&lent, size + 3);
+        assert_eq!((status, needed), (oairun_status::OAIRUN_OK, size));
+        assert_eq!(&buffer[..size], want);
+        assert_eq!(&buffer[size..], [0xA5; 3]);
+        // Too small by one byte, or with no room at all: only the size needed.
+        for capacity in [size - 1, 0] {
+            let (status, needed, buffer) = copy(&lent, capacity);
+            assert_eq!(status, oairun_status::OAIRUN_INVALID_ARGUMENT);
+            assert_eq!(needed, size);
+            assert!(buffer.iter().all(|&b| b == 0xA5));
+        }
+        assert_eq!(copy(&[], 0).0, oairun_status::OAIRUN_OK);
+    }
 }

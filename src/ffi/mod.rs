@@ -11,6 +11,7 @@
 #![allow(clippy::missing_safety_doc)]
 
 use std::ffi::{c_char, c_int, c_void, CStr, CString};
+use std::mem::MaybeUninit;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use crate::error::{Error, ErrorKind, Result};
@@ -233,6 +234,44 @@ pub(crate) fn arg_mut<'a, T>(what: &str, object: Option<&'a mut T>) -> Result<&'
 /// An output argument, checked before any work is done: NULL is `INVALID_ARGUMENT`.
 pub(crate) fn arg_out<'a, T>(what: &str, out: Option<&'a mut *mut T>) -> Result<&'a mut *mut T> {
     out.ok_or_else(|| Error::invalid(format!("{what} must not be NULL")))
+}
+
+/// An array argument of `len` items: NULL is `INVALID_ARGUMENT` unless `len` is 0.
+///
+/// # Safety
+/// `ptr` is NULL or points to `len` initialised items that outlive `'a` and that nothing
+/// writes meanwhile.
+pub(crate) unsafe fn arg_slice<'a, T>(what: &str, ptr: *const T, len: usize) -> Result<&'a [T]> {
+    if len == 0 {
+        return Ok(&[]);
+    }
+    if ptr.is_null() {
+        return Err(Error::invalid(format!("{what} must not be NULL")));
+    }
+    // SAFETY: ptr is non-NULL, and the caller vouches for len items that live and stay put.
+    Ok(unsafe { std::slice::from_raw_parts(ptr, len) })
+}
+
+/// An output array argument: room for `len` items, which may hold anything (only written);
+/// NULL is `INVALID_ARGUMENT` unless `len` is 0.
+///
+/// # Safety
+/// `ptr` is NULL or points to writable room for `len` items that outlives `'a` and that
+/// nothing else uses meanwhile.
+pub(crate) unsafe fn arg_out_slice<'a, T>(
+    what: &str,
+    ptr: *mut T,
+    len: usize,
+) -> Result<&'a mut [MaybeUninit<T>]> {
+    if len == 0 {
+        return Ok(&mut []);
+    }
+    if ptr.is_null() {
+        return Err(Error::invalid(format!("{what} must not be NULL")));
+    }
+    // SAFETY: ptr is non-NULL, and the caller vouches for room for len items that no one else
+    // uses; MaybeUninit<T> has T's layout and asks nothing of the bytes there.
+    Ok(unsafe { std::slice::from_raw_parts_mut(ptr.cast::<MaybeUninit<T>>(), len) })
 }
 
 /// The caller's `user_data`, carried to oairun's threads. Only ever handed back to the

@@ -253,6 +253,49 @@ int main(void) {
     CHECK(oairun_error_api_code(NULL) == NULL);
     CHECK(oairun_error_api_param(NULL) == NULL);
 
+    /* oairun_events_copy: every NULL it refuses, each named; a NULL events[i] too. Nothing
+     * else is written, *needed is set to 0. */
+    {
+        const oairun_event *none[1] = {NULL};
+        oairun_kind kinds[1];
+        memset(kinds, 0x5A, sizeof kinds); /* (no valid kind: compared as bytes) */
+        const unsigned char *kind_bytes = (const unsigned char *)kinds;
+        oairun_event_span spans[1];
+        char buffer[8] = "untouch";
+        size_t needed = 99;
+        CHECK_STATUS(oairun_events_copy(NULL, 1, kinds, spans, buffer, sizeof buffer, &needed, &err),
+                     OAIRUN_INVALID_ARGUMENT);
+        check_err_names(err, "events");
+        err = NULL;
+        CHECK(needed == 0);
+        needed = 99;
+        CHECK_STATUS(oairun_events_copy(none, 1, kinds, spans, buffer, sizeof buffer, &needed, &err),
+                     OAIRUN_INVALID_ARGUMENT);
+        check_err_names(err, "events[0]");
+        err = NULL;
+        CHECK(needed == 0);
+        CHECK_STATUS(oairun_events_copy(none, 0, NULL, spans, buffer, sizeof buffer, NULL, &err),
+                     OAIRUN_INVALID_ARGUMENT);
+        check_err_names(err, "needed");
+        err = NULL;
+        CHECK_STATUS(oairun_events_copy(none, 1, NULL, spans, buffer, sizeof buffer, &needed, &err),
+                     OAIRUN_INVALID_ARGUMENT);
+        CHECK(err != NULL);
+        oairun_error_free(err); /* (events[0] or kinds: either is named first) */
+        err = NULL;
+        CHECK_STATUS(oairun_events_copy(NULL, 0, NULL, NULL, NULL, 8, &needed, &err),
+                     OAIRUN_INVALID_ARGUMENT);
+        check_err_names(err, "buffer");
+        err = NULL;
+        CHECK_STATUS(oairun_events_copy(NULL, 1, NULL, NULL, NULL, 1, NULL, NULL),
+                     OAIRUN_INVALID_ARGUMENT);
+        CHECK(kind_bytes[0] == 0x5A && kind_bytes[sizeof kinds - 1] == 0x5A);
+        CHECK(strcmp(buffer, "untouch") == 0);
+        needed = 99;
+        CHECK_STATUS(oairun_events_copy(NULL, 0, NULL, NULL, NULL, 0, &needed, NULL), OAIRUN_OK);
+        CHECK(needed == 0);
+    }
+
     /* Free functions on NULL. */
     oairun_client_options_free(NULL);
     oairun_client_free(NULL);

@@ -256,12 +256,33 @@ _declare("oairun_event_name", c_char_p, c_void_p)
 _declare("oairun_event_data", c_void_p, c_void_p, POINTER(c_size_t))
 _declare("oairun_event_id", c_char_p, c_void_p)
 _declare("oairun_event_kind", c_int, c_void_p)
-# The accessors a batch of events is copied with, on ``pylib``: the data as bytes (up to its
-# first NUL; the length, written to the address given, says whether that is all of it).
-_declare("oairun_event_kind", c_int, c_void_p, library=pylib)
+
+
+class EventSpan(ctypes.Structure):
+    """``oairun_event_span``: where one copied event's strings lie in the buffer (offsets and
+    lengths in bytes; an absent string at offset ``ABSENT``)."""
+
+    _fields_ = [(_field, c_size_t) for _field in ("data", "data_len", "id", "id_len", "name", "name_len")]
+
+
+# The offset of a string a copied event does not have (SIZE_MAX).
+ABSENT = c_size_t(-1).value
+# A batch of events is copied with one call on ``pylib`` (it never blocks, so it keeps the GIL
+# and saves its release and retake); the name of a kind not seen yet is asked the same way.
+_declare(
+    "oairun_events_copy",
+    c_int,
+    POINTER(c_void_p),
+    c_size_t,
+    POINTER(c_int),
+    POINTER(EventSpan),
+    POINTER(ctypes.c_char),
+    c_size_t,
+    POINTER(c_size_t),
+    POINTER(c_void_p),
+    library=pylib,
+)
 _declare("oairun_event_name", c_char_p, c_void_p, library=pylib)
-_declare("oairun_event_data", c_char_p, c_void_p, c_void_p, library=pylib)
-_declare("oairun_event_id", c_char_p, c_void_p, library=pylib)
 _declare("oairun_error_status", c_int, c_void_p)
 _declare("oairun_error_message", c_char_p, c_void_p)
 _declare("oairun_error_http_status", c_uint16, c_void_p)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import ctypes
 import threading
-from ctypes import byref, c_size_t, c_void_p
+from ctypes import byref, c_char, c_int, c_size_t, c_void_p
 from typing import List, Optional
 
 from . import _ffi
@@ -20,52 +20,88 @@ from ._exceptions import from_error
 
 # Events taken per call at most: a network read rarely holds more.
 BATCH = 256
+# The copy buffer's first size: room for a batch of typical events (it grows when a batch
+# needs more).
+ROOM = 1 << 16
 
 # The event names by kind, filled as kinds are first seen (OAIRUN_KIND_UNKNOWN, 0, is never
-# kept: its name is asked each time).
+# kept: such an event's name comes with its copy).
 _names = {}
 
 _lib = _ffi.lib
 _next_batch = _lib.oairun_reader_next_batch
-_kind = _ffi.pylib.oairun_event_kind
+_copy = _ffi.pylib.oairun_events_copy
 _name = _ffi.pylib.oairun_event_name
-_data = _ffi.pylib.oairun_event_data
-_id = _ffi.pylib.oairun_event_id
-_data_address = _lib.oairun_event_data  # returns the address, for data holding a NUL
+_ABSENT = _ffi.ABSENT
 
 
 def _name_of(event: int, kind: int) -> str:
     name = _name(event)
     text = name.decode("utf-8") if name is not None else "message"
-    if kind:
-        _names[kind] = text
+    _names[kind] = text
     return text
 
 
-def _whole_data(event: int) -> bytes:
-    length = c_size_t(0)
-    address = _data_address(event, byref(length))
-    return ctypes.string_at(address, length.value) if address else b""
+class Copies:
+    """Where ``oairun_events_copy`` puts a batch: the kinds, the spans and the buffer (grown
+    when a batch needs more room)."""
+
+    __slots__ = ("kinds", "spans", "buffer", "capacity", "needed")
+
+    def __init__(self) -> None:
+        self.kinds = (c_int * BATCH)()
+        self.spans = (_ffi.EventSpan * BATCH)()
+        self.capacity = ROOM
+        self.buffer = (c_char * ROOM)()
+        self.needed = c_size_t(0)
+
+    def grow(self, size: int) -> None:
+        capacity = self.capacity
+        while capacity < size:
+            capacity *= 2
+        self.capacity = capacity
+        self.buffer = (c_char * capacity)()
 
 
-def events_of(array: "ctypes.Array[c_void_p]", count: int, lengths: "ctypes.Array[c_size_t]") -> List[Event]:
-    """Copies the ``count`` events lent in ``array`` (valid until the reader's next call):
-    three calls each, the kind (its name from a table), the data and the id. ``lengths`` (room
-    for ``count`` lengths) is scratch space for the data's lengths.
+def events_of(array: "ctypes.Array[c_void_p]", count: int, copies: Copies) -> List[Event]:
+    """Copies the ``count`` events lent in ``array`` (valid until the reader's next call), with
+    one ``oairun_events_copy`` into ``copies``, and makes them :class:`Event` objects.
 
-    Each step runs over the whole batch through ``map``, so that no Python code runs per event
-    but Event's constructor."""
-    events = array[:count]
-    names = list(map(_names.get, map(_kind, events)))
-    if None in names:  # a kind not seen yet, or OAIRUN_KIND_UNKNOWN (0): asked by name
-        names = [name if name is not None else _name_of(event, _kind(event)) for name, event in zip(names, events)]
-    data = list(map(_data, events, range(ctypes.addressof(lengths), 2**63, ctypes.sizeof(c_size_t))))
-    if list(map(len, data)) != lengths[:count]:  # NUL characters in some data: copied by length
-        data = [whole if len(whole) == length else _whole_data(event) for whole, length, event in zip(data, lengths, events)]
-    ids = list(map(_id, events))
-    if ids.count(None) != count:
-        ids = [None if event_id is None else event_id.decode() for event_id in ids]
-    return list(map(Event, names, map(bytes.decode, data), ids))
+    The buffer holds each event's data followed by a NUL, then its id and its name (only for
+    an unknown kind) when it has them, so when no event has an id or an unknown kind and no
+    data holds a NUL, splitting the buffer at NUL gives exactly the data, one piece per event
+    (split as bytes, then each decoded: fewer instructions than decoding the whole batch once
+    and splitting the text, measured with callgrind); otherwise each string is taken by its
+    span."""
+    status = _copy(array, count, copies.kinds, copies.spans, copies.buffer, copies.capacity, copies.needed, None)
+    if status != _ffi.OK:
+        if copies.needed.value > copies.capacity:  # a batch bigger than the buffer
+            copies.grow(copies.needed.value)
+        error = c_void_p()
+        status = _copy(array, count, copies.kinds, copies.spans, copies.buffer, copies.capacity, copies.needed, byref(error))
+        if status != _ffi.OK:
+            raise from_error(_ffi.take_error(status, error))
+    raw = copies.buffer[: copies.needed.value]
+    kinds = copies.kinds[:count]
+    data = raw.split(b"\0")
+    if len(data) == count + 1:
+        data.pop()  # (after the last NUL)
+        names = list(map(_names.get, kinds))
+        if None in names:  # a kind not seen yet
+            names = [_name_of(array[i], kind) if name is None else name for i, (name, kind) in enumerate(zip(names, kinds))]
+        return list(map(Event, names, map(bytes.decode, data)))
+    return [_event_at(array[i], kind, raw, span) for i, (kind, span) in enumerate(zip(kinds, copies.spans))]
+
+
+def _event_at(event: int, kind: int, raw: bytes, span: _ffi.EventSpan) -> Event:
+    """An event copied with an id, an unknown kind or a NUL in its data: taken by its span."""
+    data = raw[span.data : span.data + span.data_len].decode()
+    event_id = None if span.id == _ABSENT else raw[span.id : span.id + span.id_len].decode()
+    if span.name != _ABSENT:
+        name = raw[span.name : span.name + span.name_len].decode()
+    else:
+        name = _names.get(kind) or _name_of(event, kind)
+    return Event(name, data, event_id)
 
 
 class Reader:
@@ -78,7 +114,7 @@ class Reader:
     its call returns. Freeing drops the connection.
     """
 
-    __slots__ = ("_ptr", "_lock", "_busy", "_closed", "_array", "_count", "_lengths", "freed", "__weakref__")
+    __slots__ = ("_ptr", "_lock", "_busy", "_closed", "_array", "_count", "_copies", "freed", "__weakref__")
 
     def __init__(self, ptr: int) -> None:
         self._ptr: Optional[int] = ptr
@@ -87,7 +123,7 @@ class Reader:
         self._closed = False
         self._array = (c_void_p * BATCH)()
         self._count = c_size_t(0)
-        self._lengths = (c_size_t * BATCH)()
+        self._copies = Copies()
         # Set once the reader is freed (the connection dropped).
         self.freed = threading.Event()
 
@@ -124,7 +160,7 @@ class Reader:
             if status == _ffi.OK:
                 count = self._count.value
                 if count:
-                    events = events_of(self._array, count, self._lengths)
+                    events = events_of(self._array, count, self._copies)
                     ended = False
             elif status == _ffi.AGAIN:
                 events = []

@@ -182,44 +182,84 @@ def test_again_maps_to_no_exception_class():
     assert _ffi.AGAIN not in _BY_STATUS  # never raised: the iterators take it as "not yet"
 
 
-def test_batch_copy_handles_nul_unknown_kinds_and_ids(monkeypatch):
-    """events_of's rarer branches, with the accessors faked over three "events": data holding a
-    NUL (copied by its length, not cut at the NUL), a kind not in the table and the unknown
-    kind 0 (asked by name, 0 never kept), and ids present on some events only."""
-    import ctypes
+# A stream the test server cannot send, byte for byte: a NUL inside data, ids set then reset
+# to empty and set again, events of kinds oairun does not know and one without a name, empty
+# data, non-ASCII data; then done.
+ODD_BODY = (
+    b'event: thread.run.created\ndata: {"id":"run_1","object":"thread.run"}\n\n'
+    b'event: brand.new.kind\nid: evt_7\ndata: {"x":"caf\xc3\xa9 \xe6\x97\xa5 \xf0\x9f\xa6\x80"}\n\n'
+    b"event: thread.message.delta\ndata: before\0after\ndata: second line\n\n"
+    b'data: {"no":"name"}\n\n'
+    b"id:\nevent: another.unknown\ndata:\n\n"
+    b"id: \xc3\xa9v\xc3\xa9nement\nevent: thread.message.delta\ndata: \0\n\n"
+    b"event: done\ndata: [DONE]\n\n"
+)
+ODD_EVENTS = [
+    ("thread.run.created", '{"id":"run_1","object":"thread.run"}', None),
+    ("brand.new.kind", '{"x":"caf\u00e9 \u65e5 \U0001f980"}', "evt_7"),
+    ("thread.message.delta", "before\0after\nsecond line", "evt_7"),
+    ("message", '{"no":"name"}', "evt_7"),
+    ("another.unknown", "", None),  # (an empty id resets it: none)
+    ("thread.message.delta", "\0", "\u00e9v\u00e9nement"),
+    ("done", "[DONE]", "\u00e9v\u00e9nement"),
+]
 
-    events = {
-        11: (0, b"message", b'{"a":"x\0y"}', None),
-        12: (9999, b"brand.new", b'{"b":1}', b"7"),
-        13: (0, b"another", b"[1]", None),
-    }
-    lengths_written = {}
 
-    def kind(ptr):
-        return events[ptr][0]
+def serve_once(body: bytes):
+    """A loopback server answering one request with ``body`` as an event stream; returns its
+    base URL and the thread serving it."""
+    import socket
 
-    def name(ptr):
-        return events[ptr][1]
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
 
-    def data(ptr, length_address):
-        whole = events[ptr][2]
-        ctypes.c_size_t.from_address(length_address).value = len(whole)
-        lengths_written[ptr] = len(whole)
-        return whole.split(b"\0")[0]  # as a c_char_p result: cut at the first NUL
+    def serve():
+        conn, _ = listener.accept()
+        with conn, listener:
+            request = b""
+            while b"\r\n\r\n" not in request:
+                request += conn.recv(65536)
+            head, _, rest = request.partition(b"\r\n\r\n")
+            length = int(re.search(rb"(?i)content-length: *(\d+)", head).group(1))
+            while len(rest) < length:
+                rest += conn.recv(65536)
+            conn.sendall(
+                b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n"
+                + b"Content-Length: %d\r\n\r\n" % len(body)
+                + body
+            )
+            conn.shutdown(socket.SHUT_WR)
+            while conn.recv(65536):
+                pass
 
-    monkeypatch.setattr(_reader, "_kind", kind)
-    monkeypatch.setattr(_reader, "_name", name)
-    monkeypatch.setattr(_reader, "_data", data)
-    monkeypatch.setattr(_reader, "_id", lambda ptr: events[ptr][3])
-    monkeypatch.setattr(_reader, "_whole_data", lambda ptr: events[ptr][2])
-    monkeypatch.setattr(_reader, "_names", {})
-    array = (ctypes.c_void_p * 4)(11, 12, 13)
-    lengths = (ctypes.c_size_t * 4)()
-    copied = _reader.events_of(array, 3, lengths)
-    assert [(e.event, e.raw, e.id) for e in copied] == [
-        ("message", '{"a":"x\0y"}', None), ("brand.new", '{"b":1}', "7"), ("another", "[1]", None)
-    ]
-    assert _reader._names == {9999: "brand.new"}  # kind 0 is never kept
-    assert copied[1].data == {"b": 1} and copied[2].data == [1]
-    with pytest.raises(oairun.ProtocolError):  # a raw NUL in a JSON string: not JSON, as for json.loads
-        copied[0].data
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    return f"http://127.0.0.1:{listener.getsockname()[1]}/v1", thread
+
+
+@pytest.mark.parametrize("batch", [1, 3, 256])
+def test_batch_copy_handles_nul_unknown_kinds_and_ids(monkeypatch, batch):
+    """events_of's rarer path (each string taken by its span): data holding a NUL (copied by
+    its length, not cut at the NUL), kinds not in the table and an event without a name (their
+    names come with the copy and are never kept in the table), ids present, reset to empty and
+    absent, non-ASCII text; in batches of every size, so that both paths meet in one stream."""
+    monkeypatch.setattr(_reader, "BATCH", batch)
+    base_url, thread = serve_once(ODD_BODY)
+    with oairun.Client(api_key="sk-test", base_url=base_url, max_retries=0) as odd:
+        copied = list(odd.submit_tool_outputs("r", thread_id="t", tool_outputs=OUTPUTS, stream=True))
+    thread.join(5)
+    assert [(e.event, e.raw, e.id) for e in copied] == ODD_EVENTS
+    assert 0 not in _reader._names and "brand.new.kind" not in _reader._names.values()
+    assert copied[1].data == {"x": "caf\u00e9 \u65e5 \U0001f980"} and copied[6].data == "[DONE]"
+    with pytest.raises(oairun.ProtocolError):  # a raw NUL in data: not JSON, as for json.loads
+        copied[2].data
+
+
+def test_a_batch_larger_than_the_copy_buffer_grows_it(client):
+    """An event bigger than the copy buffer's first size: the copy asks for the room it needs
+    and is made again."""
+    events = list(client.submit_tool_outputs("r", thread_id="big_1", tool_outputs=OUTPUTS, stream=True))
+    assert len(events[0].raw.encode()) > _reader.ROOM
+    assert isinstance(events[0].data, dict)  # the whole of it, or it would not parse
+    assert [e.event for e in events[1:]] == ["done"]
