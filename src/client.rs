@@ -121,6 +121,7 @@ impl Client {
                             "the event callback asked to stop the stream",
                         ));
                     }
+                    reader.recycle(event);
                 }
                 Next::Over(outcome) => return outcome,
                 Next::Again => {}

@@ -130,6 +130,11 @@ impl Event {
         }
     }
 
+    /// The event's data buffer (its text and NUL), for the decoder to reuse.
+    pub(crate) fn into_data(self) -> String {
+        self.data
+    }
+
     /// Takes the event apart into its name, data and id, for callers that keep the strings.
     pub fn into_parts(self) -> (String, String, Option<String>) {
         let strip = |mut text: String| {

@@ -244,6 +244,14 @@ impl Reader {
         }
     }
 
+    /// Takes back an event this reader gave, once the caller is done with it (see
+    /// [`Cursor::recycle`]).
+    pub(crate) fn recycle(&mut self, event: Event) {
+        if let Some(cursor) = self.cursor.as_mut() {
+            cursor.recycle(event);
+        }
+    }
+
     /// Adds to `events` the next events, up to `max` of them: waits at most `timeout` for the
     /// first, then takes only those whose bytes are read already (see [`Batch`]). When the
     /// outcome is decided after some of them, the next call gives it.

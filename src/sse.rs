@@ -28,6 +28,11 @@ const BOM: &[u8] = b"\xEF\xBB\xBF";
 /// returned to the allocator when the buffer is mostly empty.
 const RETAINED_CAPACITY: usize = 64 * 1024;
 
+/// Data buffers handed back with [`Decoder::recycle`] and kept for the next events: at most
+/// this many, each of at most [`RECYCLED_CAPACITY`] bytes.
+const RECYCLED: usize = 64;
+const RECYCLED_CAPACITY: usize = 4096;
+
 /// One dispatched event.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SseEvent {
@@ -105,6 +110,17 @@ impl Decoder {
         let partial_line = self.lines.reset();
         let partial_event = self.fields.reset();
         partial_line || partial_event
+    }
+
+    /// Takes back the data of an event given earlier, once its reader is done with it, so
+    /// that a later event's data reuses its allocation instead of a new one (a small one, and
+    /// a few of them: what is kept stays bounded).
+    pub fn recycle(&mut self, mut data: String) {
+        let spare = &mut self.fields.spare;
+        if data.capacity() <= RECYCLED_CAPACITY && spare.len() < RECYCLED {
+            data.clear();
+            spare.push(data);
+        }
     }
 
     /// The reconnection time from the last valid `retry:` field (ASCII digits only), if any.
@@ -264,6 +280,8 @@ struct EventBuilder {
     retry: Option<u64>,
     /// An event was dispatched and its type lent: the type buffer is cleared at the next call.
     lent: bool,
+    /// Recycled data buffers, empty, for the next events' data.
+    spare: Vec<String>,
 }
 
 impl EventBuilder {
@@ -326,7 +344,7 @@ impl EventBuilder {
             } else {
                 &self.event_type
             },
-            data: mem::take(&mut self.data),
+            data: mem::replace(&mut self.data, self.spare.pop().unwrap_or_default()),
             id: (!self.last_id.is_empty()).then_some(self.last_id.as_str()),
         }
     }
@@ -354,7 +372,10 @@ impl EventBuilder {
     }
 
     fn capacity(&self) -> usize {
-        self.data.capacity() + self.event_type.capacity() + self.last_id.capacity()
+        self.data.capacity()
+            + self.event_type.capacity()
+            + self.last_id.capacity()
+            + self.spare.iter().map(String::capacity).sum::<usize>()
     }
 }
 

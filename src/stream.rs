@@ -113,6 +113,12 @@ impl Cursor {
         error.with_http(self.http_status, self.request_id.clone())
     }
 
+    /// Takes back an event handed out, once its reader is done with it: its data buffer is
+    /// reused for a later event.
+    pub(crate) fn recycle(&mut self, event: Event) {
+        self.decoder.recycle(event.into_data());
+    }
+
     /// How many events were handed out.
     pub(crate) fn delivered(&self) -> u64 {
         self.delivered

@@ -72,7 +72,10 @@ impl oairun_reader {
             }
         };
         state.lent.clear();
-        state.events.clear();
+        let State { reader, events, .. } = &mut *state;
+        for event in events.drain(..) {
+            reader.recycle(event);
+        }
         if state.reader.is_direct() && runtime::inside_runtime() {
             return Err(Error::invalid(
                 "a reader reads on the calling thread, which must not be inside a tokio \
