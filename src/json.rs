@@ -802,6 +802,57 @@ mod tests {
             );
         }
     }
+    #[test]
+    fn mutated_events_read_as_a_whole_parse_reads_them() {
+        // Typical events of both streams, edited at random: bytes removed, doubled or replaced
+        // by JSON's structural characters, so that most results are invalid JSON and some are
+        // valid JSON of another shape. Both readers must answer as serde_json does.
+        let bases = [
+            r#"{"id":"msg_002","object":"thread.message.delta","delta":{"content":[{"index":0,"type":"text","text":{"value":" quick"}}]}}"#,
+            r#"{"delta":{"content":[{"type":"text","text":{"value":"a\u00e9\"b"}},{"type":"image_file","image_file":{"file_id":"f"}},{"index":2,"type":"text","text":{"value":"c","annotations":[]}}]},"id":"m"}"#,
+            r#"{"type":"response.output_text.delta","sequence_number":12345,"item_id":"msg_fixed_long","output_index":0,"content_index":0,"delta":" \"brown\"","logprobs":[]}"#,
+            r#"{"delta":"x","nested":{"delta":[1,2.5e-3,true,false,null,{"a":"b"}]},"delta":"last"}"#,
+        ];
+        let specials = b"{}[]\":,\\ 0-.etu";
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed >> 16
+        };
+        let mut valid = 0;
+        for round in 0..40_000 {
+            let mut bytes = bases[round % bases.len()].as_bytes().to_vec();
+            for _ in 0..1 + next() % 3 {
+                let at = next() as usize % bytes.len();
+                match next() % 3 {
+                    0 => {
+                        bytes.remove(at);
+                    }
+                    1 => bytes.insert(at, bytes[at]),
+                    _ => bytes[at] = specials[next() as usize % specials.len()],
+                }
+            }
+            let Ok(data) = std::str::from_utf8(&bytes) else {
+                continue;
+            };
+            valid += usize::from(serde_json::from_str::<serde_json::Value>(data).is_ok());
+            assert_eq!(
+                message_text(data, 0),
+                reference_message_text(data),
+                "{data}"
+            );
+            assert_eq!(
+                field(data, "delta"),
+                reference_field(data, "delta"),
+                "{data}"
+            );
+        }
+        // Some edits keep the JSON valid: those compare the readers' results, not only their
+        // refusals.
+        assert!(valid > 1_000, "only {valid} edited events were valid JSON");
+    }
 }
 
 #[cfg(test)]
