@@ -117,16 +117,30 @@ fn ends_plain_string(b: u8) -> bool {
     b == b'"' || b == b'\\' || b < 0x20
 }
 
-/// The position of the first CR or LF in `bytes`.
+/// The position of the first CR or LF in `bytes`, and whether a byte before it (before the
+/// end when there is none) is not ASCII: both in one pass.
 #[inline]
-pub(crate) fn line_end(bytes: &[u8]) -> Option<usize> {
-    find(bytes, block::line_ends, is_line_end)
-}
-
-/// Whether every byte of `bytes` is ASCII.
-#[inline]
-pub(crate) fn is_ascii(bytes: &[u8]) -> bool {
-    find(bytes, block::non_ascii, |b| !b.is_ascii()).is_none()
+pub(crate) fn line_end_and_width(bytes: &[u8]) -> (Option<usize>, bool) {
+    let mut at = 0;
+    let mut wide = false;
+    while let Some(chunk) = bytes.get(at..at + 16) {
+        let chunk = chunk.try_into().expect("a 16-byte slice");
+        let (ends, high) = (block::line_ends(chunk), block::non_ascii(chunk));
+        if ends != 0 {
+            let end = ends.trailing_zeros();
+            wide |= high & ((1 << end) - 1) != 0;
+            return (Some(at + end as usize), wide);
+        }
+        wide |= high != 0;
+        at += 16;
+    }
+    for (i, &b) in bytes[at..].iter().enumerate() {
+        if is_line_end(b) {
+            return (Some(at + i), wide);
+        }
+        wide |= !b.is_ascii();
+    }
+    (None, wide)
 }
 
 /// The length of the run of bytes at the start of `bytes` that a JSON string holds as they
@@ -147,8 +161,13 @@ mod tests {
     fn the_block_finders_find_the_first_special_byte() {
         let naive = |bytes: &[u8], special: fn(u8) -> bool| bytes.iter().position(|&b| special(b));
         let check = |bytes: &[u8]| {
-            assert_eq!(line_end(bytes), naive(bytes, is_line_end), "{bytes:?}");
-            assert_eq!(is_ascii(bytes), bytes.is_ascii(), "{bytes:?}");
+            let end = naive(bytes, is_line_end);
+            let before = &bytes[..end.unwrap_or(bytes.len())];
+            assert_eq!(
+                line_end_and_width(bytes),
+                (end, !before.is_ascii()),
+                "{bytes:?}"
+            );
             assert_eq!(
                 plain_string_run(bytes),
                 naive(bytes, ends_plain_string),

@@ -87,8 +87,8 @@ impl Decoder {
     /// [`next_event`](Self::next_event), with the type and id lent instead of copied.
     pub fn next_parts(&mut self) -> Option<SseParts<'_>> {
         self.fields.settle();
-        while let Some(line) = self.lines.next_line() {
-            if self.fields.process_line(line) {
+        while let Some((line, ascii)) = self.lines.next_line() {
+            if self.fields.process_line(line, ascii) {
                 return Some(self.fields.dispatched());
             }
         }
@@ -166,6 +166,8 @@ struct LineSplitter {
     bom_done: bool,
     /// The last line ended with a CR: an LF right after it completes that CRLF.
     after_cr: bool,
+    /// A byte of `buf[pos..scan]` is not ASCII.
+    wide: bool,
 }
 
 impl LineSplitter {
@@ -191,6 +193,7 @@ impl LineSplitter {
             if pending.starts_with(BOM) {
                 self.pos += BOM.len();
                 self.scan = self.pos;
+                self.wide = false;
             }
             self.bom_done = true;
         }
@@ -201,6 +204,7 @@ impl LineSplitter {
                     if byte == b'\n' {
                         self.pos += 1;
                         self.scan = self.pos;
+                        self.wide = false;
                     }
                     self.after_cr = false;
                 }
@@ -209,19 +213,24 @@ impl LineSplitter {
         true
     }
 
-    /// The next complete line, without its line end; None when more input is needed.
-    fn next_line(&mut self) -> Option<&[u8]> {
+    /// The next complete line, without its line end, and whether it is all ASCII; None when
+    /// more input is needed.
+    fn next_line(&mut self) -> Option<(&[u8], bool)> {
         if self.skip_prefix() {
-            if let Some(offset) = find_line_end(&self.buf[self.scan..]) {
+            let (found, wide) = bytescan::line_end_and_width(&self.buf[self.scan..]);
+            if let Some(offset) = found {
                 let start = self.pos;
                 let end = self.scan + offset;
+                let ascii = !(self.wide || wide);
                 // A CR ends the line at once; an LF that follows is swallowed later, even
                 // when it arrives in the next read.
                 self.after_cr = self.buf[end] == b'\r';
                 self.pos = end + 1;
                 self.scan = self.pos;
-                return Some(&self.buf[start..end]);
+                self.wide = false;
+                return Some((&self.buf[start..end], ascii));
             }
+            self.wide |= wide;
             self.scan = self.buf.len();
         }
         // Every complete line is consumed: what remains is at most one partial line. Each
@@ -259,6 +268,7 @@ impl LineSplitter {
         self.buf.clear();
         self.pos = 0;
         self.scan = 0;
+        self.wide = false;
         self.bom_done = false;
         self.after_cr = false;
         self.release_excess();
@@ -267,8 +277,9 @@ impl LineSplitter {
 }
 
 /// Position of the first CR or LF in `bytes`.
+#[cfg(test)]
 fn find_line_end(bytes: &[u8]) -> Option<usize> {
-    bytescan::line_end(bytes)
+    bytescan::line_end_and_width(bytes).0
 }
 
 /// Interprets lines: the event type, data and last event ID buffers, and the reconnection time.
@@ -287,7 +298,8 @@ struct EventBuilder {
 impl EventBuilder {
     /// Processes one line (without its line end); returns true when it dispatched an event
     /// (a blank line after data), which [`dispatched`](Self::dispatched) then gives.
-    fn process_line(&mut self, line: &[u8]) -> bool {
+    /// `ascii`: the line is all ASCII (so no UTF-8 check is needed).
+    fn process_line(&mut self, line: &[u8], ascii: bool) -> bool {
         // Field names and values are split on the raw bytes: ':' and ' ' are ASCII, which never
         // occurs inside a multi-byte UTF-8 sequence and always ends an invalid one, so decoding
         // the parts separately equals decoding the whole line.
@@ -303,17 +315,17 @@ impl EventBuilder {
         match name {
             b"data" => {
                 self.data.reserve(value.len() + 1);
-                push_lossy(&mut self.data, value);
+                push_lossy(&mut self.data, value, ascii);
                 self.data.push('\n');
             }
             b"event" => {
                 self.event_type.clear();
-                push_lossy(&mut self.event_type, value);
+                push_lossy(&mut self.event_type, value, ascii);
             }
             // An id holding U+0000 NULL is ignored.
             b"id" if !value.contains(&0) => {
                 self.last_id.clear();
-                push_lossy(&mut self.last_id, value);
+                push_lossy(&mut self.last_id, value, ascii);
             }
             b"retry" => {
                 if let Some(retry) = parse_retry(value) {
@@ -381,12 +393,13 @@ impl EventBuilder {
 
 /// Appends `bytes` decoded as UTF-8, each invalid sequence replaced by U+FFFD.
 ///
-/// ASCII input, nearly all of it, is told sixteen bytes at a time; other valid input goes
-/// through `str::from_utf8`; `String::from_utf8_lossy` walks every byte, and was the
-/// decoder's largest cost.
-fn push_lossy(out: &mut String, bytes: &[u8]) {
-    if bytescan::is_ascii(bytes) {
-        // SAFETY: ASCII is UTF-8.
+/// ASCII input, nearly all of it, is told by the line splitter's scan for the line end (one
+/// pass, sixteen bytes at a time); other valid input goes through `str::from_utf8`;
+/// `String::from_utf8_lossy` walks every byte, and was the decoder's largest cost.
+fn push_lossy(out: &mut String, bytes: &[u8], ascii: bool) {
+    if ascii {
+        debug_assert!(bytes.is_ascii());
+        // SAFETY: the line splitter found every byte of the line ASCII, and ASCII is UTF-8.
         out.push_str(unsafe { std::str::from_utf8_unchecked(bytes) });
         return;
     }
