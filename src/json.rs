@@ -524,15 +524,22 @@ impl<'a> Scanner<'a> {
             self.eat(b':')?;
             self.skip_ws()?;
             member(self, key)?;
-            match self.skip_ws()? {
-                b',' => self.at += 1,
-                b'}' => {
-                    self.at += 1;
-                    return Some(());
-                }
-                _ => return None,
+            if !self.more(b'}')? {
+                return Some(());
             }
         }
+    }
+
+    /// After a member or an element: a comma (`Some(true)`: another follows) or `close`
+    /// (`Some(false)`), each read, whitespace skipped.
+    #[inline(always)]
+    fn more(&mut self, close: u8) -> Option<bool> {
+        let next = self.skip_ws()?;
+        if next != b',' && next != close {
+            return None;
+        }
+        self.at += 1;
+        Some(next == b',')
     }
 
     /// Reads the value at the current point: an object as [`object`](Self::object) does
@@ -564,13 +571,8 @@ impl<'a> Scanner<'a> {
         loop {
             self.skip_ws()?;
             element(self)?;
-            match self.skip_ws()? {
-                b',' => self.at += 1,
-                b']' => {
-                    self.at += 1;
-                    return Some(());
-                }
-                _ => return None,
+            if !self.more(b']')? {
+                return Some(());
             }
         }
     }
