@@ -114,19 +114,29 @@ impl Event {
     /// joined), or the `delta` of a `response.output_text.delta`. `None` for any other event,
     /// a message delta with no text part, or data that is not what the API sends.
     pub fn text_delta(&self) -> Option<String> {
-        self.text_delta_with_room(0)
+        let mut text = String::new();
+        self.text_delta_into(&mut text, 0).then_some(text)
     }
 
-    /// [`text_delta`](Self::text_delta), with room for `spare` more bytes (the C API's NUL).
-    pub(crate) fn text_delta_with_room(&self, spare: usize) -> Option<String> {
+    /// [`text_delta`](Self::text_delta), written into `out` (its contents replaced, its
+    /// allocation reused) with room for `spare` more bytes (the C API's NUL): whether the
+    /// event has a text (when not, `out` is left empty).
+    pub(crate) fn text_delta_into(&self, out: &mut String, spare: usize) -> bool {
         // Only the fields on the way to the text are decoded (crate::json), in one pass: the
         // rest of the object is checked but not built, which is most of a whole parse's cost.
         match self.kind {
-            EventKind::ThreadMessageDelta => json::message_text(self.data(), spare),
-            EventKind::ResponseOutputTextDelta => {
-                json::string_with_room(json::field(self.data(), "delta")?, spare)
+            EventKind::ThreadMessageDelta => json::message_text_into(self.data(), out, spare),
+            EventKind::ResponseOutputTextDelta => match json::field(self.data(), "delta") {
+                Some(raw) => json::string_into(raw, out, spare),
+                None => {
+                    out.clear();
+                    false
+                }
+            },
+            _ => {
+                out.clear();
+                false
             }
-            _ => None,
         }
     }
 

@@ -65,30 +65,47 @@ pub(crate) fn field<'a>(text: &'a str, key: &str) -> Option<&'a str> {
 /// `None` when the data is not one JSON object, has no `delta` object with a `content` array,
 /// or that array has no text item. Duplicate keys: the last one counts, at every level. The
 /// whole data is read once. The text has room for `spare` more bytes if it has one part.
+#[cfg(test)]
 pub(crate) fn message_text(data: &str, spare: usize) -> Option<String> {
+    let mut text = String::new();
+    message_text_into(data, &mut text, spare).then_some(text)
+}
+
+/// [`message_text`], written into `out` (its contents replaced, its allocation reused):
+/// whether there is a text (when not, `out` is left empty).
+pub(crate) fn message_text_into(data: &str, out: &mut String, spare: usize) -> bool {
+    out.clear();
+    let mut found = false;
     let mut scanner = Scanner::new(data);
-    let mut text = None;
-    scanner.object(|s, name| {
+    let read = scanner.object(|s, name| {
         if !name.is("delta") {
             return s.value();
         }
-        text = None;
+        found = false;
         s.object_or_skip(|s, name| {
             if !name.is("content") {
                 return s.value();
             }
-            text = None;
-            s.array_or_skip(|s| text_part(s, &mut text, spare))
+            found = false;
+            s.array_or_skip(|s| text_part(s, out, &mut found, spare))
         })
         .map(|_| ())
-    })?;
-    scanner.end()?;
-    text
+    });
+    if read.is_some() && scanner.end().is_some() && found {
+        return true;
+    }
+    out.clear();
+    false
 }
 
-/// One item of a message delta's `content`: its text appended to `text` when its `type` is
-/// `"text"`.
-fn text_part<'a>(s: &mut Scanner<'a>, text: &mut Option<String>, spare: usize) -> Option<()> {
+/// One item of a message delta's `content`: its text appended to `out` when its `type` is
+/// `"text"` (`out` emptied first when it is the first such item, `found` then set).
+fn text_part<'a>(
+    s: &mut Scanner<'a>,
+    out: &mut String,
+    found: &mut bool,
+    spare: usize,
+) -> Option<()> {
     let mut kind = None::<&'a str>;
     let mut value = None::<&'a str>;
     let is_object = s.object_or_skip(|s, name| {
@@ -113,15 +130,14 @@ fn text_part<'a>(s: &mut Scanner<'a>, text: &mut Option<String>, spare: usize) -
         kind == "\"text\"" || kind.contains('\\') && string(kind).is_some_and(|k| k == "text")
     });
     if is_object && is_text {
-        match text {
-            None => {
-                *text = Some(
-                    value
-                        .and_then(|v| string_with_room(v, spare))
-                        .unwrap_or_default(),
-                )
-            }
-            Some(text) => text.push_str(&value.and_then(string).unwrap_or_default()),
+        if !*found {
+            out.clear();
+            *found = true;
+            out.reserve(value.map_or(0, str::len) + spare);
+        }
+        // A value that is not a string, or whose escapes spell none, adds nothing.
+        if let Some(value) = value {
+            append_string(value, out);
         }
     }
     Some(())
@@ -134,34 +150,66 @@ pub(crate) fn string(text: &str) -> Option<Cow<'_, str>> {
     match inner.find('\\') {
         // Checked by the scanner: no escape, no control character, so it is the text.
         None => Some(Cow::Borrowed(inner)),
-        Some(first) => unescape(inner, first, 0).map(Cow::Owned),
+        Some(first) => {
+            let mut out = String::with_capacity(inner.len());
+            unescape(inner, first, &mut out).then_some(Cow::Owned(out))
+        }
     }
 }
 
-/// [`string`], always copied, with room for `spare` more bytes.
-pub(crate) fn string_with_room(text: &str, spare: usize) -> Option<String> {
-    let inner = text.strip_prefix('"')?.strip_suffix('"')?;
+/// [`string`], written into `out` (its contents replaced, its allocation reused) with room
+/// for `spare` more bytes: whether it is a string (when not, `out` is left empty).
+pub(crate) fn string_into(text: &str, out: &mut String, spare: usize) -> bool {
+    out.clear();
+    let Some(inner) = text.strip_prefix('"').and_then(|t| t.strip_suffix('"')) else {
+        return false;
+    };
+    out.reserve(inner.len() + spare);
+    append_content(inner, out)
+}
+
+/// Appends the string a raw JSON value holds to `out`; appends nothing and says false when it
+/// is not a string.
+fn append_string(text: &str, out: &mut String) -> bool {
+    text.strip_prefix('"')
+        .and_then(|t| t.strip_suffix('"'))
+        .is_some_and(|inner| append_content(inner, out))
+}
+
+/// Appends the text of a string's content `inner` (checked by the scanner) to `out`; appends
+/// nothing and says false when its escapes spell no string.
+fn append_content(inner: &str, out: &mut String) -> bool {
     match inner.find('\\') {
         None => {
-            let mut owned = String::with_capacity(inner.len() + spare);
-            owned.push_str(inner);
-            Some(owned)
+            out.push_str(inner);
+            true
         }
-        Some(first) => unescape(inner, first, spare),
+        Some(first) => {
+            let start = out.len();
+            let decoded = unescape(inner, first, out);
+            if !decoded {
+                out.truncate(start);
+            }
+            decoded
+        }
     }
 }
 
-/// The text of a string's content `inner` (checked by the scanner), whose first backslash is
-/// at `first`, with its escapes decoded: the rules of serde_json reading a `String`, where a
-/// `\u` escape of a UTF-16 surrogate must be a leading one followed by a trailing one.
-fn unescape(inner: &str, first: usize, spare: usize) -> Option<String> {
+/// Appends to `out` the text of a string's content `inner` (checked by the scanner), whose
+/// first backslash is at `first`, with its escapes decoded: the rules of serde_json reading a
+/// `String`, where a `\u` escape of a UTF-16 surrogate must be a leading one followed by a
+/// trailing one. False (`out` then holding part of it) when the escapes spell no string.
+fn unescape(inner: &str, first: usize, out: &mut String) -> bool {
+    unescape_checked(inner, first, out).is_some()
+}
+
+fn unescape_checked(inner: &str, first: usize, out: &mut String) -> Option<()> {
     fn hex4(digits: &[u8]) -> Option<u32> {
         digits
             .iter()
             .try_fold(0, |n, &d| Some(n << 4 | char::from(d).to_digit(16)?))
     }
     let bytes = inner.as_bytes();
-    let mut out = String::with_capacity(inner.len() + spare);
     out.push_str(&inner[..first]);
     let mut at = first;
     while at < bytes.len() {
@@ -203,7 +251,7 @@ fn unescape(inner: &str, first: usize, spare: usize) -> Option<String> {
         out.push_str(&inner[at..next]);
         at = next;
     }
-    Some(out)
+    Some(())
 }
 
 /// An object member's key, as it was written (quotes included).
@@ -757,7 +805,10 @@ mod tests {
             decoded += usize::from(raw.contains('\\'));
             let reference = serde_json::from_str::<String>(raw).ok();
             assert_eq!(string(raw).map(Cow::into_owned), reference, "{raw}");
-            assert_eq!(string_with_room(raw, 3), reference, "{raw}");
+            let mut out = String::from("old contents");
+            let decoded = string_into(raw, &mut out, 3);
+            assert_eq!(decoded.then_some(out.clone()), reference, "{raw}");
+            assert!(decoded || out.is_empty(), "{raw}");
         }
         assert!(
             decoded > 5_000,

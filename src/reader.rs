@@ -247,9 +247,21 @@ impl Reader {
     /// Takes back an event this reader gave, once the caller is done with it (see
     /// [`Cursor::recycle`]).
     pub(crate) fn recycle(&mut self, event: Event) {
+        self.recycle_buffer(event.into_data());
+    }
+
+    /// Takes back a buffer for reuse (see [`Cursor::recycle`]).
+    pub(crate) fn recycle_buffer(&mut self, buffer: String) {
         if let Some(cursor) = self.cursor.as_mut() {
-            cursor.recycle(event);
+            cursor.recycle(buffer);
         }
+    }
+
+    /// A buffer to write into: an empty one of those taken back, if any.
+    pub(crate) fn spare_buffer(&mut self) -> String {
+        self.cursor
+            .as_mut()
+            .map_or_else(String::new, |cursor| cursor.spare_buffer())
     }
 
     /// Adds to `events` the next events, up to `max` of them: waits at most `timeout` for the

@@ -30,7 +30,7 @@ const RETAINED_CAPACITY: usize = 64 * 1024;
 
 /// Data buffers handed back with [`Decoder::recycle`] and kept for the next events: at most
 /// this many, each of at most [`RECYCLED_CAPACITY`] bytes.
-const RECYCLED: usize = 64;
+const RECYCLED: usize = 256;
 const RECYCLED_CAPACITY: usize = 4096;
 
 /// One dispatched event.
@@ -121,6 +121,12 @@ impl Decoder {
             data.clear();
             spare.push(data);
         }
+    }
+
+    /// An empty buffer of those taken back with [`recycle`](Self::recycle), if any (else a
+    /// new, unallocated one), for a caller's own use; give it back the same way.
+    pub fn spare_buffer(&mut self) -> String {
+        self.fields.spare.pop().unwrap_or_default()
     }
 
     /// The reconnection time from the last valid `retry:` field (ASCII digits only), if any.

@@ -113,10 +113,15 @@ impl Cursor {
         error.with_http(self.http_status, self.request_id.clone())
     }
 
-    /// Takes back an event handed out, once its reader is done with it: its data buffer is
-    /// reused for a later event.
-    pub(crate) fn recycle(&mut self, event: Event) {
-        self.decoder.recycle(event.into_data());
+    /// Takes back a buffer of an event handed out (its data, or the text read from it) once
+    /// its reader is done with it, for a later event's data or text.
+    pub(crate) fn recycle(&mut self, buffer: String) {
+        self.decoder.recycle(buffer);
+    }
+
+    /// An empty buffer of those taken back, if any (else a new, unallocated one).
+    pub(crate) fn spare_buffer(&mut self) -> String {
+        self.decoder.spare_buffer()
     }
 
     /// How many events were handed out.

@@ -1,6 +1,6 @@
 //! `oairun_event`: one server-sent event, lent to a callback or by a reader.
 
-use std::cell::OnceCell;
+use std::cell::{Cell, OnceCell};
 use std::ffi::c_char;
 use std::mem::MaybeUninit;
 
@@ -17,14 +17,27 @@ pub struct oairun_event {
     /// The text delta, worked out on the first `oairun_event_text_delta` and kept (with a NUL
     /// after it) for as long as the event is lent.
     text_delta: OnceCell<Option<String>>,
+    /// A buffer for the text delta (a reader lends one it reuses), empty until then.
+    room: Cell<String>,
 }
 
 impl oairun_event {
-    /// The C view of `event`, to lend to a callback for no longer than `event` lives.
-    pub(crate) fn lend(event: &Event) -> oairun_event {
+    /// The C view of `event`, to lend for no longer than `event` lives, with a buffer for its
+    /// text delta (get it back with [`into_room`](Self::into_room)).
+    pub(crate) fn lend(event: &Event, room: String) -> oairun_event {
         oairun_event {
             event,
             text_delta: OnceCell::new(),
+            room: Cell::new(room),
+        }
+    }
+
+    /// The view's buffer back, the text delta's if it was asked for, once the event is no
+    /// longer lent.
+    pub(crate) fn into_room(self) -> String {
+        match self.text_delta.into_inner() {
+            Some(Some(text)) => text,
+            _ => self.room.into_inner(),
         }
     }
 }
@@ -106,12 +119,14 @@ pub unsafe extern "C" fn oairun_event_text_delta(
     guard(|| {
         let text = event.and_then(|lent| {
             let text = lent.text_delta.get_or_init(|| {
-                event_of(Some(lent))
-                    .and_then(|event| event.text_delta_with_room(1))
-                    .map(|mut text| {
-                        text.push('\0');
-                        text
-                    })
+                let event = event_of(Some(lent))?;
+                let mut text = lent.room.take();
+                if !event.text_delta_into(&mut text, 1) {
+                    lent.room.set(text);
+                    return None;
+                }
+                text.push('\0');
+                Some(text)
             });
             text.as_deref()
         });
@@ -318,7 +333,10 @@ mod tests {
             Event::new("brand.new", "x\0y", Some("evt_1".to_string())),
             Event::new("done", "[DONE]", Some("evt_1".to_string())),
         ];
-        let lent: Vec<oairun_event> = events.iter().map(oairun_event::lend).collect();
+        let lent: Vec<oairun_event> = events
+            .iter()
+            .map(|event| oairun_event::lend(event, String::new()))
+            .collect();
         let lent: Vec<&oairun_event> = lent.iter().collect();
         let want = "{\"a\":\"caf\u{e9}\"}\0x\0y\0evt_1\0brand.new\0[DONE]\0evt_1\0".as_bytes();
         let size = want.len();

@@ -71,8 +71,14 @@ impl oairun_reader {
                 ))
             }
         };
-        state.lent.clear();
-        let State { reader, events, .. } = &mut *state;
+        let State {
+            reader,
+            events,
+            lent,
+        } = &mut *state;
+        for view in lent.drain(..) {
+            reader.recycle_buffer(view.into_room());
+        }
         for event in events.drain(..) {
             reader.recycle(event);
         }
@@ -89,8 +95,18 @@ impl oairun_reader {
 impl State {
     /// Lends the events taken: their views stay valid until the reader's next call.
     fn lend(&mut self) -> &[oairun_event] {
-        self.lent = self.events.iter().map(oairun_event::lend).collect();
-        &self.lent
+        let State {
+            reader,
+            events,
+            lent,
+        } = self;
+        lent.clear();
+        lent.extend(
+            events
+                .iter()
+                .map(|event| oairun_event::lend(event, reader.spare_buffer())),
+        );
+        lent
     }
 }
 

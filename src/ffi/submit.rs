@@ -29,12 +29,16 @@ pub(super) fn event_callback(
     cb: oairun_event_callback,
     user_data: UserData,
 ) -> impl FnMut(&Event) -> bool + Send + 'static {
+    // One text buffer, reused from event to event.
+    let mut room = String::new();
     move |event: &Event| match cb {
         None => true,
         Some(cb) => {
-            let lent = oairun_event::lend(event);
+            let lent = oairun_event::lend(event, std::mem::take(&mut room));
             // SAFETY: cb is the caller's callback, called as the header documents.
-            unsafe { cb(&lent, user_data.get()) == 0 }
+            let go_on = unsafe { cb(&lent, user_data.get()) == 0 };
+            room = lent.into_room();
+            go_on
         }
     }
 }
