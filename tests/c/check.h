@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "oairun.h"
 
@@ -16,6 +17,18 @@ static int check_failures = 0;
 #else
 #define CHECK_MAYBE_UNUSED
 #endif
+
+/* Milliseconds on the monotonic clock. */
+CHECK_MAYBE_UNUSED static double now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+CHECK_MAYBE_UNUSED static void sleep_ms(long ms) {
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
 
 #define CHECK(cond)                                                                 \
     do {                                                                            \

@@ -30,6 +30,20 @@ CHECK_MAYBE_UNUSED static int loopback_socket(int port, struct sockaddr_in *addr
     return socket(AF_INET, SOCK_STREAM, 0);
 }
 
+/* A loopback port nothing listens on: bound to learn a free port, then closed. */
+CHECK_MAYBE_UNUSED static int free_port(void) {
+    struct sockaddr_in addr;
+    int fd = loopback_socket(0, &addr);
+    socklen_t len = sizeof addr;
+    if (fd < 0 || bind(fd, (struct sockaddr *)&addr, sizeof addr) != 0 ||
+        getsockname(fd, (struct sockaddr *)&addr, &len) != 0) {
+        perror("finding a free port");
+        exit(2);
+    }
+    close(fd);
+    return ntohs(addr.sin_port);
+}
+
 /* GET `path` from the test server over a plain socket; returns the body (the caller frees it),
  * or exits when the server cannot be asked. */
 CHECK_MAYBE_UNUSED static char *server_get(const char *path) {

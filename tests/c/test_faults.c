@@ -7,12 +7,6 @@
 
 #define MAX_ATTEMPTS 8
 
-static double now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
-}
-
 /* A run id no other test process uses, so this process's requests can be told apart in the
  * server's record (the C, C++ and sanitizer builds all run against one server). */
 static const char *unique_run(const char *what) {
@@ -167,20 +161,6 @@ static void server_errors_until_retries_run_out(oairun_client *client) {
     long long at[MAX_ATTEMPTS];
     CHECK(recorded_attempts(run, at) == 1);
     oairun_client_free(once);
-}
-
-/* A loopback port nothing listens on: bound to learn a free port, then closed. */
-static int free_port(void) {
-    struct sockaddr_in addr;
-    int fd = loopback_socket(0, &addr);
-    socklen_t len = sizeof addr;
-    if (fd < 0 || bind(fd, (struct sockaddr *)&addr, sizeof addr) != 0 ||
-        getsockname(fd, (struct sockaddr *)&addr, &len) != 0) {
-        perror("finding a free port");
-        exit(2);
-    }
-    close(fd);
-    return ntohs(addr.sin_port);
 }
 
 static void connection_refused(void) {

@@ -17,17 +17,6 @@
 #endif
 static double prompt_ms(void) { return RUNNING_ON_VALGRIND ? 1000.0 : 100.0; }
 
-static double now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
-static void sleep_ms(long ms) {
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
 static int load(const int *p) { return __atomic_load_n(p, __ATOMIC_SEQ_CST); }
 static void store(int *p, int v) { __atomic_store_n(p, v, __ATOMIC_SEQ_CST); }
 static int bump(int *p) { return __atomic_add_fetch(p, 1, __ATOMIC_SEQ_CST); }

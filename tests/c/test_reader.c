@@ -36,17 +36,6 @@ static double prompt_ms(void) { return RUNNING_ON_VALGRIND ? 1000.0 : 100.0; }
  * otherwise). */
 #define CLOSED_WITHIN_MS 5000.0
 
-static double now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
-static void sleep_ms(long ms) {
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
 static int load(const int *p) { return __atomic_load_n(p, __ATOMIC_SEQ_CST); }
 static void store(int *p, int v) { __atomic_store_n(p, v, __ATOMIC_SEQ_CST); }
 
@@ -277,20 +266,6 @@ static double until_not_answering(void) {
         sleep_ms(10);
     }
     return -1;
-}
-
-/* A loopback port nothing listens on: bound to learn a free port, then closed. */
-static int free_port(void) {
-    struct sockaddr_in addr;
-    int fd = loopback_socket(0, &addr);
-    socklen_t len = sizeof addr;
-    if (fd < 0 || bind(fd, (struct sockaddr *)&addr, sizeof addr) != 0 ||
-        getsockname(fd, (struct sockaddr *)&addr, &len) != 0) {
-        perror("finding a free port");
-        exit(2);
-    }
-    close(fd);
-    return ntohs(addr.sin_port);
 }
 
 /* ---- The two forms ---- */
