@@ -152,7 +152,7 @@ pub(crate) fn string(text: &str) -> Option<Cow<'_, str>> {
         None => Some(Cow::Borrowed(inner)),
         Some(first) => {
             let mut out = String::with_capacity(inner.len());
-            unescape(inner, first, &mut out).then_some(Cow::Owned(out))
+            unescape(inner, first, &mut out).map(|()| Cow::Owned(out))
         }
     }
 }
@@ -186,7 +186,7 @@ fn append_content(inner: &str, out: &mut String) -> bool {
         }
         Some(first) => {
             let start = out.len();
-            let decoded = unescape(inner, first, out);
+            let decoded = unescape(inner, first, out).is_some();
             if !decoded {
                 out.truncate(start);
             }
@@ -198,12 +198,8 @@ fn append_content(inner: &str, out: &mut String) -> bool {
 /// Appends to `out` the text of a string's content `inner` (checked by the scanner), whose
 /// first backslash is at `first`, with its escapes decoded: the rules of serde_json reading a
 /// `String`, where a `\u` escape of a UTF-16 surrogate must be a leading one followed by a
-/// trailing one. False (`out` then holding part of it) when the escapes spell no string.
-fn unescape(inner: &str, first: usize, out: &mut String) -> bool {
-    unescape_checked(inner, first, out).is_some()
-}
-
-fn unescape_checked(inner: &str, first: usize, out: &mut String) -> Option<()> {
+/// trailing one. `None` (`out` then holding part of it) when the escapes spell no string.
+fn unescape(inner: &str, first: usize, out: &mut String) -> Option<()> {
     fn hex4(digits: &[u8]) -> Option<u32> {
         digits
             .iter()
