@@ -16,6 +16,7 @@ mod config;
 mod error;
 mod event;
 pub mod ffi;
+mod http1;
 mod json;
 mod lanes;
 mod log;
@@ -31,6 +32,7 @@ mod tool_calls;
 mod tool_loop;
 mod tool_outputs;
 mod transport;
+mod wire;
 
 pub use api::responses::ResponseRequest;
 pub use client::Client;

@@ -1,9 +1,11 @@
 //! Pull readers: a stream's events taken by the caller, one at a time or in batches, with a
 //! time limit, and cancellable from any thread. Two sources feed a reader's [`Cursor`]:
 //!
-//! - [`Reader::direct`]: the caller's own thread reads the socket, inside `next`, on a
-//!   current-thread runtime the reader owns, over a connection of its own (`Via::OwnConnection`).
-//!   One wake-up per read, none per event: the blocking stream calls use it too.
+//! - [`Reader::direct`]: the caller's own thread reads the socket, inside `next`, over a
+//!   connection of its own: opened on a current-thread runtime the reader owns, then read with
+//!   one blocking `recv` per read (`wire.rs`); through a proxy, reqwest's (`Via::OwnConnection`)
+//!   on that runtime. One wake-up per read, none per event: the blocking stream calls use it
+//!   too.
 //! - [`Reader::background`]: oairun's runtime reads ahead (up to [`READ_AHEAD_CHUNKS`] reads)
 //!   into a queue the caller drains; an optional eventfd tells an event loop when to look.
 //!
@@ -12,6 +14,7 @@
 
 use std::collections::VecDeque;
 use std::future::Future;
+use std::net::{Shutdown, TcpStream};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
@@ -32,6 +35,7 @@ use crate::runtime;
 use crate::stream::{cancelled_error, Cursor, Pumped, Sink, Step};
 use crate::submission::{lock, panic_message};
 use crate::transport::{timeout_error, transport_error, Transport, Via};
+use crate::wire::{self, Read, Wire};
 
 /// Reads a background reader's network half may be ahead of its caller: enough to keep the
 /// socket busy between two calls, few enough that a slow caller slows the server instead of
@@ -59,6 +63,10 @@ pub(crate) struct Stop {
     waiting: AtomicWaker,
     /// A background reader's queue, whose waiting caller a cancel call wakes.
     queue: Option<Arc<Queue>>,
+    /// A direct reader's own connection once it is open (`wire.rs`), shut down by a cancel
+    /// call to end a waiting `recv`. Held here until then, so that the descriptor cannot be
+    /// closed and reused under a cancel call.
+    socket: Mutex<Option<Arc<TcpStream>>>,
 }
 
 impl Stop {
@@ -69,6 +77,22 @@ impl Stop {
             wake: Notify::new(),
             waiting: AtomicWaker::new(),
             queue,
+            socket: Mutex::new(None),
+        }
+    }
+
+    /// Hands over the socket that [`end`](Self::end) shuts down; shut down at once when the
+    /// reader has ended already.
+    fn attach(&self, socket: Arc<TcpStream>) {
+        *lock(&self.socket) = Some(socket);
+        if self.is_ended() {
+            self.shut_down();
+        }
+    }
+
+    fn shut_down(&self) {
+        if let Some(socket) = lock(&self.socket).take() {
+            let _ = socket.shutdown(Shutdown::Both);
         }
     }
 
@@ -98,6 +122,7 @@ impl Stop {
         }
         self.wake.notify_waiters();
         self.waiting.wake();
+        self.shut_down();
     }
 
     fn is_ended(&self) -> bool {
@@ -136,7 +161,9 @@ enum Source {
 
 impl Reader {
     /// A reader whose caller reads the socket (inside [`next`](Self::next)); nothing is sent
-    /// before the first call. Fails with `Internal` when the runtime cannot be built.
+    /// before the first call. Its connection is its own: opened and read by `wire.rs` when no
+    /// proxy applies, else by reqwest (`Via::OwnConnection`). Fails with `Internal` when the
+    /// runtime cannot be built.
     pub(crate) fn direct(transport: Arc<Transport>, request: Request) -> Result<Reader> {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_io()
@@ -145,16 +172,22 @@ impl Reader {
             .map_err(|e| Error::internal(format!("cannot start a stream's runtime: {e}")))?;
         let read_timeout = transport.read_timeout;
         let opening: Opening = Box::pin(async move {
+            let max_event_bytes = transport.max_event_bytes;
+            if let Some(config) = &transport.wire {
+                let (wire, status, request_id) = wire::open(&transport, config, &request).await?;
+                let cursor = Cursor::with_status(request.rule, max_event_bytes, status, request_id);
+                return Ok((Body::Wire(Box::new(wire)), Box::new(cursor)));
+            }
             let response = transport.open_stream(&request, Via::OwnConnection).await?;
-            let cursor = Cursor::new(&response, request.rule, transport.max_event_bytes);
-            Ok((response, Box::new(cursor)))
+            let cursor = Cursor::new(&response, request.rule, max_event_bytes);
+            Ok((Body::Hyper(response), Box::new(cursor)))
         });
         Ok(Reader::with(
             Arc::new(Stop::new(None)),
             Source::Direct(Box::new(Direct {
                 runtime: Some(runtime),
                 opening: Some(opening),
-                response: None,
+                body: None,
                 read_timeout,
                 last_read: Instant::now(),
                 timer: None,
@@ -225,7 +258,8 @@ impl Reader {
                 return self.finish(Err(Error::internal("a stream went on after its end")));
             };
             let stop = &self.stop;
-            let message = catch_unwind(AssertUnwindSafe(|| source.message(until, stop)));
+            let cursor = self.cursor.as_deref_mut();
+            let message = catch_unwind(AssertUnwindSafe(|| source.message(until, stop, cursor)));
             let message = match message {
                 Ok(message) => message,
                 Err(panic) => {
@@ -346,6 +380,7 @@ impl Reader {
                 self.finish(Err(error));
             }
             (Pumped::Data(bytes), Some(cursor)) => cursor.feed(&bytes),
+            (Pumped::Fed, Some(_)) => {}
             (Pumped::End, Some(cursor)) => {
                 let outcome = cursor.end();
                 self.finish(outcome);
@@ -398,9 +433,14 @@ pub(crate) enum Batch {
 impl Source {
     /// The next thing the network half read, waiting at most until `until`; `None` when that
     /// came first. Returns early, with `None`, on a cancel call (the caller checks for one).
-    fn message(&mut self, until: Option<Instant>, stop: &Stop) -> Option<Pumped> {
+    fn message(
+        &mut self,
+        until: Option<Instant>,
+        stop: &Stop,
+        cursor: Option<&mut Cursor>,
+    ) -> Option<Pumped> {
         match self {
-            Source::Direct(direct) => direct.message(until, stop),
+            Source::Direct(direct) => direct.message(until, stop, cursor),
             Source::Queued(queue) => queue.take(until, stop),
         }
     }
@@ -414,15 +454,23 @@ impl Source {
     }
 }
 
-type Opening = Pin<Box<dyn Future<Output = Result<(Response, Box<Cursor>)>> + Send>>;
+type Opening = Pin<Box<dyn Future<Output = Result<(Body, Box<Cursor>)>> + Send>>;
 
-/// A stream read on its caller's thread: the runtime that polls its connection, the request
-/// until it is answered, then the answer's body.
+/// A direct reader's answer, once its head is read.
+enum Body {
+    /// Read by reqwest, on the reader's runtime.
+    Hyper(Response),
+    /// Read by blocking calls on the caller's thread (`wire.rs`).
+    Wire(Box<Wire>),
+}
+
+/// A stream read on its caller's thread: the runtime that polls its connection (until it is
+/// open, for a `Body::Wire`), the request until it is answered, then the answer's body.
 struct Direct {
-    /// Always `Some` until dropped.
+    /// `Some` until dropped, or until a `Body::Wire` is open.
     runtime: Option<tokio::runtime::Runtime>,
     opening: Option<Opening>,
-    response: Option<Response>,
+    body: Option<Body>,
     read_timeout: Duration,
     /// When the last byte arrived: the read timeout counts from there, across calls.
     last_read: Instant,
@@ -441,11 +489,25 @@ enum Waited<T> {
 const TIMER_SLACK: Duration = Duration::from_secs(1);
 
 impl Direct {
-    fn message(&mut self, until: Option<Instant>, stop: &Stop) -> Option<Pumped> {
+    fn message(
+        &mut self,
+        until: Option<Instant>,
+        stop: &Stop,
+        cursor: Option<&mut Cursor>,
+    ) -> Option<Pumped> {
         if let Some(mut opening) = self.opening.take() {
             return match self.wait(opening.as_mut(), until, stop) {
-                Waited::Done(Ok((response, cursor))) => {
-                    self.response = Some(response);
+                Waited::Done(Ok((body, cursor))) => {
+                    if let Body::Wire(wire) = &body {
+                        stop.attach(wire.socket());
+                        // The socket has left it: nothing more for it to do. The timer goes
+                        // first: it holds the runtime's driver (and its descriptors).
+                        self.timer = None;
+                        if let Some(runtime) = self.runtime.take() {
+                            runtime.shutdown_background();
+                        }
+                    }
+                    self.body = Some(body);
                     self.last_read = Instant::now();
                     Some(Pumped::Opened(Ok(cursor)))
                 }
@@ -456,15 +518,36 @@ impl Direct {
                 }
             };
         }
-        let mut response = self.response.take()?;
         // The read timeout runs from the last byte, whatever the calls' own limits.
         let read_until = self.last_read.checked_add(self.read_timeout);
         let limit = match (until, read_until) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
+        let mut response = match self.body.take()? {
+            Body::Hyper(response) => response,
+            Body::Wire(mut wire) => {
+                let read = match cursor {
+                    Some(cursor) => wire.read(cursor, limit, &|| stop.is_ended()),
+                    None => Read::Failed(Error::internal("a stream was read before it opened")),
+                };
+                self.body = Some(Body::Wire(wire));
+                return match read {
+                    Read::Fed => {
+                        self.last_read = Instant::now();
+                        Some(Pumped::Fed)
+                    }
+                    Read::End => Some(Pumped::End),
+                    Read::Failed(error) => Some(Pumped::Failed(error)),
+                    Read::Deadline if read_until.is_some_and(|t| Instant::now() >= t) => {
+                        Some(Pumped::Failed(timeout_error("no data", self.read_timeout)))
+                    }
+                    Read::Deadline | Read::Stopped => None,
+                };
+            }
+        };
         let waited = self.wait(response.chunk(), limit, stop);
-        self.response = Some(response);
+        self.body = Some(Body::Hyper(response));
         match waited {
             Waited::Done(Ok(Some(bytes))) => {
                 self.last_read = Instant::now();
@@ -541,7 +624,7 @@ impl Drop for Direct {
     fn drop(&mut self) {
         // The answer goes first, then the runtime with the connection's task, without waiting
         // for a name lookup that may still be running on one of its threads.
-        self.response = None;
+        self.body = None;
         self.opening = None;
         if let Some(runtime) = self.runtime.take() {
             runtime.shutdown_background();

@@ -22,6 +22,9 @@ pub(crate) enum Pumped {
     Opened(Result<Box<Cursor>>),
     /// The next piece of the body.
     Data(Bytes),
+    /// The next piece of the body went into the cursor already: a direct reader's own
+    /// connection (`wire.rs`) feeds it as it reads.
+    Fed,
     /// The body ended cleanly.
     End,
     /// The body failed part-way (a transport error or the read timeout).
@@ -91,7 +94,7 @@ impl Cursor {
         )
     }
 
-    fn with_status(
+    pub(crate) fn with_status(
         rule: &'static dyn StreamRule,
         max_event_bytes: usize,
         http_status: u16,

@@ -3,10 +3,13 @@
 //! answers under their size caps, and the URL and header policy. It knows nothing of events
 //! beyond handing a stream's bytes to the stream engine.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use reqwest::header::{HeaderMap, HeaderName, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE};
+use reqwest::header::{
+    HeaderMap, HeaderName, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE, USER_AGENT,
+};
 use reqwest::{Response, Url};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::CertificateDer;
@@ -17,6 +20,7 @@ use crate::error::{ApiError, Error, ErrorKind, Result};
 use crate::log::{self, LogLevel};
 use crate::retry;
 use crate::stream::{Cursor, Pumped, Sink};
+use crate::wire::WireConfig;
 
 /// How much of an error answer is read to find the API's error object.
 const MAX_ERROR_BODY_BYTES: usize = 1 << 20;
@@ -36,7 +40,10 @@ pub(crate) struct Transport {
     max_response_bytes: usize,
     pub(crate) max_event_bytes: usize,
     /// The names of the extra headers set in the options: they win over an endpoint's own.
-    user_headers: Vec<HeaderName>,
+    pub(crate) user_headers: Vec<HeaderName>,
+    /// A stream's own connection, for the streams read on the caller's thread (see `wire.rs`):
+    /// `None` when a proxy may apply, and then they use `unpooled`.
+    pub(crate) wire: Option<WireConfig>,
 }
 
 impl Transport {
@@ -76,6 +83,11 @@ impl Transport {
                 header_value("project", project)?,
             );
         }
+        // Before the user's headers, so that a `User-Agent` of theirs replaces it.
+        headers.insert(
+            USER_AGENT,
+            HeaderValue::from_static(concat!("oairun/", env!("CARGO_PKG_VERSION"))),
+        );
         let mut user_headers = Vec::new();
         for (name, value) in &options.headers {
             let (name, value) = validate_header(name, value)?;
@@ -84,11 +96,10 @@ impl Transport {
         }
 
         // One TLS configuration, its roots parsed once, for both clients.
-        let tls = tls_config(&resolved)?;
+        let tls = Arc::new(tls_config(&resolved)?);
         let build = |pooled: bool| -> Result<reqwest::Client> {
             let mut builder = reqwest::Client::builder()
                 .default_headers(headers.clone())
-                .user_agent(concat!("oairun/", env!("CARGO_PKG_VERSION")))
                 .connect_timeout(resolved.connect_timeout)
                 .tcp_nodelay(true)
                 // A redirect would re-send the key to wherever a server points, and turn the
@@ -97,7 +108,7 @@ impl Transport {
             if !pooled {
                 builder = builder.pool_max_idle_per_host(0);
             }
-            let builder = builder.use_preconfigured_tls(tls.clone());
+            let builder = builder.use_preconfigured_tls((*tls).clone());
             let builder = with_proxy(builder, options.proxy.as_deref())?;
             builder
                 .build()
@@ -115,6 +126,11 @@ impl Transport {
             max_response_bytes: resolved.max_response_bytes,
             max_event_bytes: resolved.max_event_bytes,
             user_headers,
+            wire: (options.proxy.is_none() && !environment_proxy()).then(|| WireConfig {
+                tls,
+                headers,
+                connect_timeout: resolved.connect_timeout,
+            }),
         })
     }
 
@@ -171,26 +187,37 @@ impl Transport {
         #[cfg(test)]
         crate::test_hooks::panic_at("network", request.url.path());
         let response = self.send(request, via).await?;
-        let content_type = response
-            .headers()
-            .get(CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("");
-        let essence = content_type.split(';').next().unwrap_or("").trim();
-        if !essence.eq_ignore_ascii_case("text/event-stream") {
-            return Err(Error::protocol(format!(
-                "a stream was asked for but the answer's content type is {content_type:?}, not text/event-stream"
-            ))
-            .with_http(response.status().as_u16(), request_id(&response)));
-        }
+        check_event_stream(response.status().as_u16(), response.headers())?;
         Ok(response)
     }
 
-    /// Sends the request until it gets a 2xx answer or a failure not worth retrying, with up
-    /// to `max_retries` retries (see `retry.rs`). Every attempt sends the same bytes. A
-    /// stream is retried only here, before any of its events exists. A synchronous attempt
-    /// is limited by the overall timeout, a stream's wait for its answer by the read timeout.
+    /// Sends the request over reqwest's connections (see [`send_with`](Self::send_with)).
     pub(crate) async fn send(&self, request: &Request, via: Via) -> Result<Response> {
+        let stream = request.stream;
+        self.send_with(request, || async move {
+            let mut this_try = self.build(request, via);
+            if !stream {
+                this_try = this_try.timeout(self.timeout);
+            }
+            this_try.send().await.map_err(|e| Failure {
+                permanent: permanent_failure(&e).is_some(),
+                error: transport_error("request failed", &e),
+            })
+        })
+        .await
+    }
+
+    /// Sends the request, each attempt made by `attempt`, until it gets a 2xx answer or a
+    /// failure not worth retrying, with up to `max_retries` retries (see `retry.rs`). Every
+    /// attempt sends the same bytes. A stream is retried only here, before any of its events
+    /// exists. A synchronous attempt is limited by the overall timeout (`attempt` sees to it),
+    /// a stream's wait for its answer by the read timeout.
+    pub(crate) async fn send_with<A, F, Fut>(&self, request: &Request, mut attempt: F) -> Result<A>
+    where
+        A: Answer,
+        F: FnMut() -> Fut,
+        Fut: Future<Output = std::result::Result<A, Failure>>,
+    {
         let stream = request.stream;
         // Built only when logging is on, so that it costs nothing otherwise.
         let url = if log::enabled(LogLevel::Error) {
@@ -199,77 +226,75 @@ impl Transport {
             String::new()
         };
         let attempts = self.max_retries.saturating_add(1);
-        let mut attempt = 0;
+        let mut tried = 0;
         loop {
-            attempt += 1;
-            let this_try = self.build(request, via);
+            tried += 1;
             log::log(LogLevel::Info, || {
                 let form = if stream { "streamed" } else { "synchronous" };
-                format!("POST {url} ({form}, attempt {attempt} of {attempts})")
+                format!("POST {url} ({form}, attempt {tried} of {attempts})")
             });
             let started = Instant::now();
-            // Set for a failure no retry can mend: a refused certificate, a proxy's 407.
-            let mut permanent = false;
-            let mut failed = |e: reqwest::Error| {
-                permanent = permanent_failure(&e).is_some();
-                transport_error("request failed", &e)
-            };
             let sent = if stream {
-                match tokio::time::timeout(self.read_timeout, this_try.send()).await {
-                    Ok(sent) => sent.map_err(&mut failed),
-                    Err(_) => Err(timeout_error("no answer", self.read_timeout)),
+                match tokio::time::timeout(self.read_timeout, attempt()).await {
+                    Ok(sent) => sent,
+                    Err(_) => Err(Failure {
+                        error: timeout_error("no answer", self.read_timeout),
+                        permanent: false,
+                    }),
                 }
             } else {
-                this_try
-                    .timeout(self.timeout)
-                    .send()
-                    .await
-                    .map_err(&mut failed)
+                attempt().await
             };
-            if let Ok(response) = &sent {
+            if let Ok(answer) = &sent {
                 log::log(LogLevel::Info, || {
-                    let id = request_id(response).unwrap_or_else(|| "none".to_owned());
+                    let id = request_id_in(answer.headers()).unwrap_or_else(|| "none".to_owned());
                     format!(
                         "HTTP {} from {url} after {} ms (request id {id})",
-                        response.status().as_u16(),
+                        answer.status_code(),
                         started.elapsed().as_millis()
                     )
                 });
             }
             let wait = match &sent {
-                Ok(response) if response.status().is_success() => return sent,
-                Ok(response) if retry::retriable_status(response.status()) => {
-                    Some(retry::server_delay(response.headers(), SystemTime::now()))
+                Ok(answer) if (200..300).contains(&answer.status_code()) => {
+                    return sent.map_err(|f| f.error)
                 }
-                Err(e)
-                    if !permanent
-                        && matches!(e.kind(), ErrorKind::Connect | ErrorKind::Timeout) =>
+                Ok(answer) if retry::retriable_status(answer.status_code()) => {
+                    Some(retry::server_delay(answer.headers(), SystemTime::now()))
+                }
+                Err(failure)
+                    if !failure.permanent
+                        && matches!(
+                            failure.error.kind(),
+                            ErrorKind::Connect | ErrorKind::Timeout
+                        ) =>
                 {
                     Some(None)
                 }
                 _ => None,
             };
             match wait {
-                Some(asked) if attempt <= self.max_retries => {
-                    let delay = retry::delay(attempt, asked);
+                Some(asked) if tried <= self.max_retries => {
+                    let delay = retry::delay(tried, asked);
                     log::log(LogLevel::Warn, || {
                         let why = match &sent {
-                            Ok(response) => format!("HTTP {}", response.status().as_u16()),
-                            Err(error) => error.message().to_owned(),
+                            Ok(answer) => format!("HTTP {}", answer.status_code()),
+                            Err(failure) => failure.error.message().to_owned(),
                         };
                         format!(
-                            "attempt {attempt} of {attempts} failed ({why}); retrying in {} ms",
+                            "attempt {tried} of {attempts} failed ({why}); retrying in {} ms",
                             delay.as_millis()
                         )
                     });
+                    drop(sent);
                     tokio::time::sleep(delay).await;
                 }
                 _ => {
                     let error = match sent {
-                        Ok(response) => status_error(response).await,
-                        Err(error) => error,
+                        Ok(answer) => answer.into_error().await,
+                        Err(failure) => failure.error,
                     };
-                    let error = error.with_attempts(attempt);
+                    let error = error.with_attempts(tried);
                     log::log(LogLevel::Error, || {
                         format!("POST {url} failed: {}", error.message())
                     });
@@ -404,6 +429,26 @@ fn with_proxy(
     Ok(builder.proxy(proxy))
 }
 
+/// True when the environment names a proxy that reqwest would use (see [`with_proxy`]) for
+/// some host: then every request goes through reqwest, which applies it.
+fn environment_proxy() -> bool {
+    let set = |name: &str| std::env::var_os(name).is_some_and(|v| !v.is_empty());
+    let named = [
+        "ALL_PROXY",
+        "all_proxy",
+        "HTTPS_PROXY",
+        "https_proxy",
+        "HTTP_PROXY",
+        "http_proxy",
+    ]
+    .iter()
+    .any(|name| set(name));
+    let no_proxy = std::env::var("NO_PROXY")
+        .or_else(|_| std::env::var("no_proxy"))
+        .unwrap_or_default();
+    named && !no_proxy.split(',').any(|entry| entry.trim() == "*")
+}
+
 /// Parses a proxy URL: `http` or `https`, with a host, optional `user:password@` and port,
 /// and no path, query or fragment. Messages never repeat the password.
 pub(crate) fn parse_proxy_url(text: &str) -> Result<Url> {
@@ -499,19 +544,90 @@ pub(crate) fn validate_header(name: &str, value: &str) -> Result<(HeaderName, He
 }
 
 pub(crate) fn request_id(response: &Response) -> Option<String> {
-    response
-        .headers()
+    request_id_in(response.headers())
+}
+
+pub(crate) fn request_id_in(headers: &HeaderMap) -> Option<String> {
+    headers
         .get("x-request-id")
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned)
 }
 
+/// An answer's status and headers, whichever connection brought it: what the retry loop of
+/// [`Transport::send_with`] looks at.
+pub(crate) trait Answer: Send {
+    fn status_code(&self) -> u16;
+    fn headers(&self) -> &HeaderMap;
+    /// The error for this non-2xx answer, its body read (up to a cap) for the API's fields.
+    fn into_error(self) -> impl Future<Output = Error> + Send;
+}
+
+impl Answer for Response {
+    fn status_code(&self) -> u16 {
+        self.status().as_u16()
+    }
+
+    fn headers(&self) -> &HeaderMap {
+        Response::headers(self)
+    }
+
+    async fn into_error(mut self) -> Error {
+        let body = read_capped(&mut self, MAX_ERROR_BODY_BYTES)
+            .await
+            .unwrap_or_default();
+        status_error(self.status().as_u16(), request_id(&self), &body)
+    }
+}
+
+/// A failed attempt: the error, and whether no retry can mend it (see [`permanent_failure`]).
+pub(crate) struct Failure {
+    pub(crate) error: Error,
+    pub(crate) permanent: bool,
+}
+
+/// Checks that a stream's answer is an event stream.
+pub(crate) fn check_event_stream(status: u16, headers: &HeaderMap) -> Result<()> {
+    let content_type = headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let essence = content_type.split(';').next().unwrap_or("").trim();
+    if essence.eq_ignore_ascii_case("text/event-stream") {
+        return Ok(());
+    }
+    Err(Error::protocol(format!(
+        "a stream was asked for but the answer's content type is {content_type:?}, not text/event-stream"
+    ))
+    .with_http(status, request_id_in(headers)))
+}
+
 /// An error for a failure below HTTP: the message carries reqwest's whole cause chain, after
 /// a plain statement of the cause when it is one no retry mends (see [`permanent_failure`]).
 pub(crate) fn transport_error(what: &str, error: &reqwest::Error) -> Error {
-    let mut message = match permanent_failure(error) {
-        Some(cause) => format!("{what}: {cause}: {error}"),
-        None => format!("{what}: {error}"),
+    let permanent = permanent_failure(error);
+    let system = system_error(error).filter(|_| permanent.is_none() && !error.is_timeout());
+    let mut message = match (permanent, system) {
+        // Worded as a stream's own connection (wire.rs) words them, so that every form of a
+        // stream fails with the same message: the place, then the system's error.
+        (None, Some(io)) if error.is_connect() => {
+            let at = error
+                .url()
+                .map(|url| {
+                    let host = url.host_str().unwrap_or_default();
+                    format!("{host}:{}", url.port_or_known_default().unwrap_or(0))
+                })
+                .unwrap_or_default();
+            return Error::new(
+                ErrorKind::Connect,
+                format!("{what}: {}", connect_failure(&at, io)),
+            );
+        }
+        (None, Some(io)) if error.is_body() || error.is_decode() => {
+            return Error::new(ErrorKind::Connect, format!("{what}: {io}"));
+        }
+        (Some(cause), _) => format!("{what}: {cause}: {error}"),
+        (None, _) => format!("{what}: {error}"),
     };
     let mut source = std::error::Error::source(error);
     while let Some(cause) = source {
@@ -525,6 +641,24 @@ pub(crate) fn transport_error(what: &str, error: &reqwest::Error) -> Error {
         ErrorKind::Connect
     };
     Error::new(kind, message)
+}
+
+/// The system's error (an `io::Error` from the operating system) at the root of `error`'s
+/// causes, if that is what it is.
+fn system_error(error: &reqwest::Error) -> Option<&std::io::Error> {
+    let mut next: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(error);
+    while let Some(cause) = next {
+        if let Some(io) = cause.downcast_ref::<std::io::Error>() {
+            return io.raw_os_error().is_some().then_some(io);
+        }
+        next = cause.source();
+    }
+    None
+}
+
+/// How a failed connect is said, whichever connection tried: `at` is `host:port`.
+pub(crate) fn connect_failure(at: &str, cause: impl std::fmt::Display) -> String {
+    format!("cannot connect to {at}: {cause}")
 }
 
 /// The plain statement of a connection failure that retrying cannot mend, or `None`: the TLS
@@ -560,7 +694,7 @@ fn permanent_failure(error: &reqwest::Error) -> Option<String> {
     None
 }
 
-fn describe_tls_failure(error: &rustls::Error) -> String {
+pub(crate) fn describe_tls_failure(error: &rustls::Error) -> String {
     use rustls::CertificateError as Cert;
     let why = match error {
         rustls::Error::InvalidCertificate(cert) => match cert {
@@ -589,23 +723,19 @@ pub(crate) fn timeout_error(what: &str, limit: Duration) -> Error {
     )
 }
 
-/// The error for a non-2xx answer, with the API's error fields when the body has them.
-async fn status_error(mut response: Response) -> Error {
-    let status = response.status().as_u16();
-    let request_id = request_id(&response);
-    let body = read_capped(&mut response, MAX_ERROR_BODY_BYTES)
-        .await
-        .unwrap_or_default();
-    let api = ApiError::parse(&body).unwrap_or_default();
+/// The error for a non-2xx answer of `status`, with the API's error fields when `body` has
+/// them.
+pub(crate) fn status_error(status: u16, request_id: Option<String>, body: &[u8]) -> Error {
+    let api = ApiError::parse(body).unwrap_or_default();
     let detail = match &api.message {
         Some(message) => message.clone(),
         None => {
-            let text = String::from_utf8_lossy(&body);
+            let text = String::from_utf8_lossy(body);
             let text = text.trim();
             if text.is_empty() {
-                response
-                    .status()
-                    .canonical_reason()
+                reqwest::StatusCode::from_u16(status)
+                    .ok()
+                    .and_then(|s| s.canonical_reason())
                     .unwrap_or("no body")
                     .to_owned()
             } else {

@@ -106,18 +106,40 @@ fn extra_headers_replace_standard_ones() {
     let mut opts = options(&server);
     opts.headers
         .push(("OpenAI-Beta".into(), "assistants=v1".into()));
+    opts.headers.push(("User-Agent".into(), "mine/1.0".into()));
     let client = Client::new(&opts).unwrap();
     client
         .submit_tool_outputs("thread_123", "run_123", &outputs())
         .unwrap();
-    let r = &server.requests()[0];
-    let betas: Vec<_> = r
-        .headers
-        .iter()
-        .filter(|(n, _)| n.eq_ignore_ascii_case("openai-beta"))
-        .collect();
-    assert_eq!(betas.len(), 1);
-    assert_eq!(betas[0].1, "assistants=v1");
+    // The streamed form reads the socket on this thread, over a connection of its own that
+    // oairun writes itself (wire.rs): the same headers, each once.
+    stream(&client, "thread_123").1.unwrap();
+    let requests = server.requests();
+    assert_eq!(requests.len(), 2);
+    for r in &requests {
+        let only = |name: &str| -> String {
+            let found: Vec<_> = r
+                .headers
+                .iter()
+                .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+                .collect();
+            assert_eq!(found.len(), 1, "{name} in {:?}", r.headers);
+            found[0].1.clone()
+        };
+        assert_eq!(only("openai-beta"), "assistants=v1");
+        assert_eq!(only("user-agent"), "mine/1.0");
+        assert_eq!(only("authorization"), "Bearer sk-test-key-123");
+        assert_eq!(
+            only("host"),
+            server.base_url()[7..].split('/').next().unwrap()
+        );
+        assert_eq!(only("content-length"), r.body.len().to_string());
+        let mut names: Vec<String> = r.headers.iter().map(|(n, _)| n.to_lowercase()).collect();
+        names.sort();
+        let count = names.len();
+        names.dedup();
+        assert_eq!(names.len(), count, "a header sent twice: {:?}", r.headers);
+    }
 }
 
 #[test]
