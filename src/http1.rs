@@ -129,11 +129,7 @@ fn framing(minor: u8, status: u16, headers: &HeaderMap) -> Result<Framing, Strin
     if minor >= 1 && !codings.is_empty() {
         return Ok(match codings.last() {
             Some(last) if last.eq_ignore_ascii_case(b"chunked") => {
-                Framing::Chunked(Chunked::Size {
-                    size: 0,
-                    digits: 0,
-                    extension: false,
-                })
+                Framing::Chunked(Chunked::fresh())
             }
             _ => Framing::Close,
         });
@@ -170,11 +166,12 @@ pub(crate) enum Framing {
 /// Where a chunked body's reading is.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Chunked {
-    /// In a chunk's size line: the size so far, its digits, and whether an extension began.
+    /// In a chunk's size line: the size so far, its digits, and how many bytes of extension
+    /// came (0: none began).
     Size {
         size: u64,
         digits: u8,
-        extension: bool,
+        extension: usize,
     },
     /// The size line ended with CR; its LF must follow.
     SizeLf { size: u64 },
@@ -182,8 +179,9 @@ pub(crate) enum Chunked {
     Data(u64),
     /// After a chunk's data: its CRLF (`true` once the CR is seen).
     DataEnd { cr: bool },
-    /// After the last chunk: the trailer's lines; `start` at the beginning of one.
-    Trailer { start: bool, cr: bool },
+    /// After the last chunk: the trailer's lines; `start` at the beginning of one; `len`
+    /// bytes of them so far.
+    Trailer { start: bool, cr: bool, len: usize },
     /// The body is complete.
     Done,
 }
@@ -249,6 +247,9 @@ impl Framing {
 }
 
 const MAX_SIZE_DIGITS: u8 = 15;
+/// The most bytes of one chunk's extension, or of the whole trailer, read and skipped: a
+/// server sending them without end would otherwise keep a stream reading with nothing to show.
+const MAX_SKIPPED_BYTES: usize = 64 * 1024;
 
 impl Chunked {
     fn decode<'a>(
@@ -280,15 +281,18 @@ impl Chunked {
                     b'\r' | b'\n' if digits == 0 => return Err(bad("a chunk size is missing")),
                     b'\r' => Chunked::SizeLf { size },
                     b'\n' => Chunked::after_size(size),
-                    _ if extension => Chunked::Size {
+                    _ if extension > MAX_SKIPPED_BYTES => {
+                        return Err(bad("a chunk extension is too long"))
+                    }
+                    _ if extension > 0 => Chunked::Size {
                         size,
                         digits,
-                        extension,
+                        extension: extension + 1,
                     },
                     b';' | b' ' | b'\t' if digits > 0 => Chunked::Size {
                         size,
                         digits,
-                        extension: true,
+                        extension: 1,
                     },
                     _ => {
                         let digit = (byte as char)
@@ -311,20 +315,31 @@ impl Chunked {
                 Chunked::DataEnd { .. } => {
                     return Err(bad("a chunk's data is not followed by CRLF"))
                 }
-                Chunked::Trailer { start, cr: false } if byte == b'\r' => {
-                    Chunked::Trailer { start, cr: true }
+                Chunked::Trailer { len, .. } if len > MAX_SKIPPED_BYTES => {
+                    return Err(bad("the trailer is too long"))
                 }
+                Chunked::Trailer {
+                    start,
+                    cr: false,
+                    len,
+                } if byte == b'\r' => Chunked::Trailer {
+                    start,
+                    cr: true,
+                    len: len + 1,
+                },
                 Chunked::Trailer { start: true, .. } if byte == b'\n' => Chunked::Done,
-                Chunked::Trailer { .. } if byte == b'\n' => Chunked::Trailer {
+                Chunked::Trailer { len, .. } if byte == b'\n' => Chunked::Trailer {
                     start: true,
                     cr: false,
+                    len: len + 1,
                 },
                 Chunked::Trailer { cr: true, .. } => {
                     return Err(bad("a trailer line has a bare CR"))
                 }
-                Chunked::Trailer { .. } => Chunked::Trailer {
+                Chunked::Trailer { len, .. } => Chunked::Trailer {
                     start: false,
                     cr: false,
+                    len: len + 1,
                 },
                 Chunked::Done => return Ok(Decoded::Done),
             };
@@ -341,7 +356,7 @@ impl Chunked {
         Chunked::Size {
             size: 0,
             digits: 0,
-            extension: false,
+            extension: 0,
         }
     }
 
@@ -350,6 +365,7 @@ impl Chunked {
             Chunked::Trailer {
                 start: true,
                 cr: false,
+                len: 0,
             }
         } else {
             Chunked::Data(size)
@@ -456,6 +472,74 @@ mod tests {
             b"0\r\nx\ry",
         ] {
             assert!(chunked(broken, 1).is_err(), "{broken:?}");
+        }
+        let long_extension = format!("1;{}\r\n", "x".repeat(MAX_SKIPPED_BYTES + 1));
+        let long_trailer = format!(
+            "0\r\n{}\r\n\r\n",
+            "x: y\r\n".repeat(MAX_SKIPPED_BYTES / 6 + 1)
+        );
+        for broken in [long_extension.as_bytes(), long_trailer.as_bytes()] {
+            assert!(chunked(broken, 1).is_err(), "{broken:?}");
+        }
+    }
+
+    /// Random chunked bodies (sizes, extensions, trailers, line endings), some with one byte
+    /// changed: read in random pieces, each gives what it gives read whole, and an unchanged
+    /// one gives its content, complete.
+    #[test]
+    fn random_bodies_read_the_same_in_any_pieces() {
+        let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut next = move |below: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % below as u64) as usize
+        };
+        for round in 0..3000 {
+            let mut wire = Vec::new();
+            let mut content = Vec::new();
+            let eol = |n: usize| if n % 4 == 0 { &b"\n"[..] } else { b"\r\n" };
+            for _ in 0..next(5) {
+                let data: Vec<u8> = (0..1 + next(40)).map(|_| next(256) as u8).collect();
+                let size = if next(2) == 0 {
+                    format!("{:x}", data.len())
+                } else {
+                    format!("{:X}", data.len())
+                };
+                wire.extend_from_slice(size.as_bytes());
+                if next(3) == 0 {
+                    wire.extend_from_slice(b";name=\"v\"");
+                }
+                wire.extend_from_slice(eol(next(8)));
+                wire.extend_from_slice(&data);
+                wire.extend_from_slice(eol(next(8)));
+                content.extend_from_slice(&data);
+            }
+            wire.extend_from_slice(b"0");
+            wire.extend_from_slice(eol(next(8)));
+            if next(2) == 0 {
+                wire.extend_from_slice(b"x-trailer: 1");
+                wire.extend_from_slice(eol(next(8)));
+            }
+            wire.extend_from_slice(eol(next(8)));
+            let changed = round % 3 == 0;
+            if changed {
+                let at = next(wire.len());
+                wire[at] = next(256) as u8;
+            }
+            let whole = chunked(&wire, wire.len());
+            if !changed {
+                assert_eq!(whole, Ok((content, true)), "{wire:?}");
+            }
+            for _ in 0..4 {
+                let step = 1 + next(wire.len());
+                let pieces = chunked(&wire, step);
+                match (&whole, &pieces) {
+                    (Ok(a), Ok(b)) => assert_eq!(a, b, "{wire:?} in pieces of {step}"),
+                    (Err(_), Err(_)) => {}
+                    _ => panic!("{wire:?} in pieces of {step}: {pieces:?}, whole {whole:?}"),
+                }
+            }
         }
     }
 
