@@ -105,7 +105,9 @@ fn request_bytes(transport: &Transport, config: &WireConfig, request: &Request) 
     add(&mut head, &ACCEPT, accept.as_bytes())?;
     sent.push(ACCEPT);
     for (name, value) in request.headers {
-        let name = HeaderName::from_static(name);
+        let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
+            Error::internal(format!("an endpoint's header name {name:?} is invalid"))
+        })?;
         if !transport.user_headers.contains(&name) {
             add(&mut head, &name, value.as_bytes())?;
             sent.push(name);

@@ -361,8 +361,10 @@ pub unsafe extern "C" fn oairun_reader_fd(
 
 /// Cancels a reader's stream: a call waiting in `oairun_reader_next` returns
 /// `OAIRUN_CANCELLED` at once, as does every later one (unless the stream was over already:
-/// its outcome stands). With `OAIRUN_READER_BACKGROUND` the connection is dropped at once;
-/// otherwise by the waiting call, or by the next call or `oairun_reader_free` on the reader.
+/// its outcome stands). With `OAIRUN_READER_BACKGROUND` the connection is dropped at once.
+/// Otherwise, once the answer has begun, the socket is shut down at once (the server sees the
+/// connection end) and closed by the waiting call, or by the next call or `oairun_reader_free`
+/// on the reader; before the answer, or through a proxy, it is dropped by those calls.
 ///
 /// Safe from any thread, any number of times, while another thread waits in
 /// `oairun_reader_next`; NULL does nothing. `reader` must not be freed while this runs.
