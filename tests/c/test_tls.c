@@ -2,7 +2,10 @@
  * authority was made when it started (its certificate in the file OAIRUN_TEST_CA_FILE names),
  * refused until trusted with oairun_client_options_add_root_certificate_pem, then both APIs
  * synchronous and streamed, directly and through the CONNECT proxy of
- * oairun_client_options_set_proxy; bad PEM and bad proxy URLs; NULL arguments. */
+ * oairun_client_options_set_proxy; a pull reader over TLS cancelled from another thread while
+ * it waits; bad PEM and bad proxy URLs; NULL arguments. */
+#include <pthread.h>
+
 #include "check.h"
 
 static const char *env(const char *name) {
@@ -154,12 +157,49 @@ static void bad_arguments(const char *ca_pem) {
     oairun_client_options_free(options);
 }
 
+static void *cancel_later(void *reader) {
+    sleep_ms(100); /* the other thread is waiting in oairun_reader_next by then */
+    oairun_reader_cancel((const oairun_reader *)reader);
+    return NULL;
+}
+
+/* A reader that reads on its caller's thread, over TLS, waiting through the server's stall (2
+ * events, then 30 s of nothing): a cancel call from another thread ends the wait at once.
+ * Without it the call would return, after the stall, with the stream's end (not CANCELLED). */
+static void a_waiting_reader_is_cancelled_over_tls(oairun_client *client) {
+    oairun_tool_outputs *outputs = test_outputs();
+    oairun_reader *reader = NULL;
+    CHECK_STATUS(oairun_submit_tool_outputs_stream_open(client, "stall", "run_123", outputs, 0,
+                                                        &reader, NULL),
+                 OAIRUN_OK);
+    for (int i = 0; i < 2; i++) {
+        const oairun_event *event = NULL;
+        CHECK_STATUS(oairun_reader_next(reader, -1, &event, NULL), OAIRUN_OK);
+    }
+    pthread_t thread;
+    CHECK(pthread_create(&thread, NULL, cancel_later, reader) == 0);
+    double began = now_ms();
+    const oairun_event *event = NULL;
+    oairun_error *err = NULL;
+    CHECK_STATUS(oairun_reader_next(reader, -1, &event, &err), OAIRUN_CANCELLED);
+    double waited = now_ms() - began;
+    pthread_join(thread, NULL);
+    printf("TLS reader: next returned %.0f ms after it began waiting (cancelled at 100 ms)\n",
+           waited);
+    CHECK(waited < 10000);
+    CHECK(event == NULL && err != NULL);
+    oairun_error_free(err);
+    oairun_reader_free(reader);
+    oairun_tool_outputs_free(outputs);
+}
+
 int main(void) {
     char *ca_pem = read_file(env("OAIRUN_TEST_CA_FILE"));
     untrusted_is_refused_at_once();
 
     oairun_client *client = client_for(ca_pem, NULL);
     all_four_work(client);
+    a_waiting_reader_is_cancelled_over_tls(client);
     oairun_client_free(client);
 
     client = client_for(ca_pem, env("OAIRUN_TEST_PROXY_URL"));
