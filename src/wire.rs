@@ -74,57 +74,55 @@ pub(crate) async fn open(
 /// endpoint's), as reqwest merges them.
 fn request_bytes(transport: &Transport, config: &WireConfig, request: &Request) -> Result<Vec<u8>> {
     let url = &request.url;
-    let mut head = String::with_capacity(512);
-    head.push_str("POST ");
-    head.push_str(url.path());
+    let mut head = Vec::with_capacity(512 + request.body.len());
+    head.extend_from_slice(b"POST ");
+    head.extend_from_slice(url.path().as_bytes());
     if let Some(query) = url.query() {
-        head.push('?');
-        head.push_str(query);
+        head.push(b'?');
+        head.extend_from_slice(query.as_bytes());
     }
-    head.push_str(" HTTP/1.1\r\n");
-    let mut sent: Vec<HeaderName> = Vec::new();
-    let add = |head: &mut String, name: &HeaderName, value: &[u8]| -> Result<()> {
-        let value = std::str::from_utf8(value)
-            .map_err(|_| Error::invalid(format!("the value of header {name} is not UTF-8")))?;
-        head.push_str(name.as_str());
-        head.push_str(": ");
-        head.push_str(value);
-        head.push_str("\r\n");
-        Ok(())
+    head.extend_from_slice(b" HTTP/1.1\r\n");
+    // Names and values were checked when made (no CR, LF or other bytes HTTP forbids).
+    let add = |head: &mut Vec<u8>, name: &HeaderName, value: &[u8]| {
+        head.extend_from_slice(name.as_str().as_bytes());
+        head.extend_from_slice(b": ");
+        head.extend_from_slice(value);
+        head.extend_from_slice(b"\r\n");
     };
     match config.headers.get(HOST) {
-        Some(host) => add(&mut head, &HOST, host.as_bytes())?,
-        None => add(&mut head, &HOST, host_header(url).as_bytes())?,
+        Some(host) => add(&mut head, &HOST, host.as_bytes()),
+        None => add(&mut head, &HOST, host_header(url).as_bytes()),
     }
-    sent.push(HOST);
     let accept = if request.stream {
         "text/event-stream"
     } else {
         "application/json"
     };
-    add(&mut head, &ACCEPT, accept.as_bytes())?;
-    sent.push(ACCEPT);
+    add(&mut head, &ACCEPT, accept.as_bytes());
+    let mut sent = vec![HOST, ACCEPT];
     for (name, value) in request.headers {
-        let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
-            Error::internal(format!("an endpoint's header name {name:?} is invalid"))
-        })?;
+        let header = HeaderName::from_bytes(name.as_bytes())
+            .ok()
+            .zip(reqwest::header::HeaderValue::from_str(value).ok());
+        let Some((name, value)) = header else {
+            return Err(Error::internal(format!(
+                "an endpoint's header {name:?} is not valid HTTP"
+            )));
+        };
         if !transport.user_headers.contains(&name) {
-            add(&mut head, &name, value.as_bytes())?;
+            add(&mut head, &name, value.as_bytes());
             sent.push(name);
         }
     }
     for (name, value) in &config.headers {
         // The body's length is ours to say.
         if !sent.contains(name) && *name != CONTENT_LENGTH && *name != TRANSFER_ENCODING {
-            add(&mut head, name, value.as_bytes())?;
+            add(&mut head, name, value.as_bytes());
         }
     }
-    head.push_str("content-length: ");
-    head.push_str(&request.body.len().to_string());
-    head.push_str("\r\n\r\n");
-    let mut bytes = head.into_bytes();
-    bytes.extend_from_slice(&request.body);
-    Ok(bytes)
+    head.extend_from_slice(format!("content-length: {}\r\n\r\n", request.body.len()).as_bytes());
+    head.extend_from_slice(&request.body);
+    Ok(head)
 }
 
 /// `host[:port]`, the port only when the URL names one other than its scheme's.
