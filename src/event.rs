@@ -124,20 +124,15 @@ impl Event {
     pub(crate) fn text_delta_into(&self, out: &mut String, spare: usize) -> bool {
         // Only the fields on the way to the text are decoded (crate::json), in one pass: the
         // rest of the object is checked but not built, which is most of a whole parse's cost.
-        match self.kind {
-            EventKind::ThreadMessageDelta => json::message_text_into(self.data(), out, spare),
-            EventKind::ResponseOutputTextDelta => match json::field(self.data(), "delta") {
-                Some(raw) => json::string_into(raw, out, spare),
-                None => {
-                    out.clear();
-                    false
-                }
-            },
-            _ => {
-                out.clear();
-                false
+        let delta = match self.kind {
+            EventKind::ThreadMessageDelta => {
+                return json::message_text_into(self.data(), out, spare)
             }
-        }
+            EventKind::ResponseOutputTextDelta => json::field(self.data(), "delta"),
+            _ => None,
+        };
+        out.clear();
+        delta.is_some_and(|raw| json::string_into(raw, out, spare))
     }
 
     /// The event's data buffer (its text and NUL), for the decoder to reuse.

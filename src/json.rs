@@ -161,11 +161,8 @@ pub(crate) fn string(text: &str) -> Option<Cow<'_, str>> {
 /// for `spare` more bytes: whether it is a string (when not, `out` is left empty).
 pub(crate) fn string_into(text: &str, out: &mut String, spare: usize) -> bool {
     out.clear();
-    let Some(inner) = text.strip_prefix('"').and_then(|t| t.strip_suffix('"')) else {
-        return false;
-    };
-    out.reserve(inner.len() + spare);
-    append_content(inner, out)
+    out.reserve(text.len() + spare);
+    append_string(text, out)
 }
 
 /// Appends the string a raw JSON value holds to `out`; appends nothing and says false when it

@@ -23,7 +23,7 @@ use crate::stream::{Cursor, Pumped, Sink};
 use crate::wire::WireConfig;
 
 /// How much of an error answer is read to find the API's error object.
-const MAX_ERROR_BODY_BYTES: usize = 1 << 20;
+pub(crate) const MAX_ERROR_BODY_BYTES: usize = 1 << 20;
 
 /// The server, the key's headers, the limits and a pool of connections: everything a request
 /// needs besides itself. Immutable once built.
@@ -411,10 +411,7 @@ fn with_proxy(
 ) -> Result<reqwest::ClientBuilder> {
     let Some(text) = proxy else {
         // hyper-util's `*` bypasses host names only, not IP addresses; httpx's bypasses all.
-        let no_proxy = std::env::var("NO_PROXY")
-            .or_else(|_| std::env::var("no_proxy"))
-            .unwrap_or_default();
-        if no_proxy.split(',').any(|entry| entry.trim() == "*") {
+        if no_proxy_for_all() {
             return Ok(builder.no_proxy());
         }
         return Ok(builder);
@@ -443,10 +440,17 @@ fn environment_proxy() -> bool {
     ]
     .iter()
     .any(|name| set(name));
-    let no_proxy = std::env::var("NO_PROXY")
+    named && !no_proxy_for_all()
+}
+
+/// True when the environment's `NO_PROXY` (else `no_proxy`) has the entry `*`: no host is
+/// reached through a proxy from the environment.
+fn no_proxy_for_all() -> bool {
+    std::env::var("NO_PROXY")
         .or_else(|_| std::env::var("no_proxy"))
-        .unwrap_or_default();
-    named && !no_proxy.split(',').any(|entry| entry.trim() == "*")
+        .unwrap_or_default()
+        .split(',')
+        .any(|entry| entry.trim() == "*")
 }
 
 /// Parses a proxy URL: `http` or `https`, with a host, optional `user:password@` and port,
@@ -611,17 +615,13 @@ pub(crate) fn transport_error(what: &str, error: &reqwest::Error) -> Error {
         // Worded as a stream's own connection (wire.rs) words them, so that every form of a
         // stream fails with the same message: the place, then the system's error.
         (None, Some(io)) if error.is_connect() => {
-            let at = error
-                .url()
-                .map(|url| {
-                    let host = url.host_str().unwrap_or_default();
-                    format!("{host}:{}", url.port_or_known_default().unwrap_or(0))
-                })
-                .unwrap_or_default();
-            return Error::new(
-                ErrorKind::Connect,
-                format!("{what}: {}", connect_failure(&at, io)),
-            );
+            if let Some(url) = error.url() {
+                return Error::new(
+                    ErrorKind::Connect,
+                    format!("{what}: {}", connect_failure(url, io)),
+                );
+            }
+            format!("{what}: {error}")
         }
         (None, Some(io)) if error.is_body() || error.is_decode() => {
             return Error::new(ErrorKind::Connect, format!("{what}: {io}"));
@@ -656,9 +656,11 @@ fn system_error(error: &reqwest::Error) -> Option<&std::io::Error> {
     None
 }
 
-/// How a failed connect is said, whichever connection tried: `at` is `host:port`.
-pub(crate) fn connect_failure(at: &str, cause: impl std::fmt::Display) -> String {
-    format!("cannot connect to {at}: {cause}")
+/// How a failed connect to `url`'s host is said, whichever connection tried.
+pub(crate) fn connect_failure(url: &Url, cause: impl std::fmt::Display) -> String {
+    let host = url.host_str().unwrap_or_default();
+    let port = url.port_or_known_default().unwrap_or(0);
+    format!("cannot connect to {host}:{port}: {cause}")
 }
 
 /// The plain statement of a connection failure that retrying cannot mend, or `None`: the TLS

@@ -24,13 +24,11 @@ use crate::http1::{parse_head, Decoded, Framing, Head};
 use crate::stream::Cursor;
 use crate::transport::{
     check_event_stream, connect_failure, describe_tls_failure, request_id_in, status_error,
-    timeout_error, Answer, Failure, Transport,
+    timeout_error, Answer, Failure, Transport, MAX_ERROR_BODY_BYTES,
 };
 
 /// How much one read takes from the socket at most.
 const READ_BYTES: usize = 64 * 1024;
-/// How much of an error answer is read to find the API's error object.
-const MAX_ERROR_BODY_BYTES: usize = 1 << 20;
 
 /// What a stream's own connection needs besides the request: set in a [`Transport`] when no
 /// proxy applies to it.
@@ -359,7 +357,7 @@ async fn connect(
         Err(failed(
             ErrorKind::Connect,
             match last {
-                Some(e) => connect_failure(&format!("{host}:{port}"), e),
+                Some(e) => connect_failure(url, e),
                 None => format!("{host} has no address"),
             },
         ))
@@ -370,7 +368,7 @@ async fn connect(
             let timeout = timeout_error("no connection", limit);
             Err(failed(
                 ErrorKind::Timeout,
-                connect_failure(&format!("{host}:{port}"), timeout.message()),
+                connect_failure(url, timeout.message()),
             ))
         }
     }
@@ -435,11 +433,8 @@ impl Wire {
         }
         if !self.rest.is_empty() {
             let rest = std::mem::take(&mut self.rest);
-            if feed(&mut self.framing, &rest, cursor, &mut self.broken) {
-                return Read::Fed;
-            }
-            if let Some(error) = self.broken.take() {
-                return Read::Failed(error);
+            if let Some(read) = feed(&mut self.framing, &rest, cursor, &mut self.broken) {
+                return read;
             }
         }
         loop {
@@ -458,11 +453,8 @@ impl Wire {
                 Got::Stopped => return Read::Stopped,
                 Got::Failed(e) => return Read::Failed(stream_failed(e.to_string())),
             };
-            if feed(&mut self.framing, &self.buf[..n], cursor, &mut self.broken) {
-                return Read::Fed;
-            }
-            if let Some(error) = self.broken.take() {
-                return Read::Failed(error);
+            if let Some(read) = feed(&mut self.framing, &self.buf[..n], cursor, &mut self.broken) {
+                return read;
             }
         }
     }
@@ -555,23 +547,28 @@ impl Wire {
     }
 }
 
-/// Decodes `bytes` of the body into `cursor`: whether any content went in. A break in the
-/// framing goes to `broken`, to be given once the events before it are delivered.
+/// Decodes `bytes` of the body into `cursor`: `Fed` when some content went in, `Failed` when
+/// the framing broke before any did, `None` when there was nothing but framing. A break after
+/// some content goes to `broken`, to be given once the events before it are delivered.
 fn feed(
     framing: &mut Framing,
     bytes: &[u8],
     cursor: &mut Cursor,
     broken: &mut Option<Error>,
-) -> bool {
+) -> Option<Read> {
     let mut fed = false;
     let decoded = framing.decode(bytes, &mut |data| {
         fed = true;
         cursor.feed(data);
     });
-    if let Err(why) = decoded {
-        *broken = Some(stream_failed(why));
+    match (decoded, fed) {
+        (Err(why), false) => Some(Read::Failed(stream_failed(why))),
+        (Err(why), true) => {
+            *broken = Some(stream_failed(why));
+            Some(Read::Fed)
+        }
+        (Ok(_), fed) => fed.then_some(Read::Fed),
     }
-    fed
 }
 
 fn stream_failed(why: String) -> Error {
