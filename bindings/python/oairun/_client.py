@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import collections
 import ctypes
 import json
 import math
@@ -438,10 +437,9 @@ class Stream:
         """Cancels the stream if it is still running (the connection is dropped at once), and
         ends the iteration, events already taken included. Idempotent; may be called from any
         thread."""
-        self._reader.close()
-        # Empties the current batch (in one step under the GIL): an iteration in another
+        # Also ends the current batch's iterator (Reader.take): an iteration in another
         # thread then finds the reader closed.
-        collections.deque(self._it, maxlen=0)
+        self._reader.close()
 
     def join(self, timeout: Optional[float] = None) -> bool:
         """Waits up to ``timeout`` seconds (None: no limit) for the stream to be over, its

@@ -256,6 +256,32 @@ def test_batch_copy_handles_nul_unknown_kinds_and_ids(monkeypatch, batch):
         copied[2].data
 
 
+@pytest.mark.parametrize("form", ["next", "for"])
+def test_an_event_given_is_held_by_nothing_of_the_binding(client, form):
+    """Each event is made as the iteration reaches it and not kept by the batch: the program's
+    reference is the only one, so a parsed event is freed as soon as the program lets go of it
+    (rather than traversed by the cyclic collector until its whole batch has been given)."""
+    import sys
+
+    stream = client.submit_tool_outputs("r", thread_id="long_1000", tool_outputs=OUTPUTS, stream=True)
+    with stream:
+        if form == "next":
+            counts = []
+            for _ in range(300):
+                event = next(stream)
+                event.data  # parsed: the case that costs the collector
+                counts.append(sys.getrefcount(event))  # `event`, and getrefcount's argument
+                del event
+        else:
+            counts = []
+            for event in stream:  # (not enumerate(), whose last tuple keeps the event)
+                event.data
+                counts.append(sys.getrefcount(event))
+                if len(counts) == 300:
+                    break
+    assert counts == [2] * 300
+
+
 def test_a_batch_larger_than_the_copy_buffer_grows_it(client):
     """An event bigger than the copy buffer's first size: the copy asks for the room it needs
     and is made again."""
