@@ -244,9 +244,9 @@ class Client:
             raise InvalidArgumentError(f"invalid {what}", status=status)
 
     def close(self) -> None:
-        """Frees the client. Idempotent. Calls still in progress (a stream being iterated,
-        another thread's call) finish normally, and the client is freed when the last one
-        ends; new calls raise ``ValueError``."""
+        """Frees the client. Idempotent. Calls still in progress on other threads finish
+        normally, and the client is freed when the last one ends; streams already made go on
+        to their end (each keeps what it needs); new calls raise ``ValueError``."""
         with self._lock:
             self._closed = True
             if self._calls:
