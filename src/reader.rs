@@ -30,9 +30,8 @@ use tokio::time::Sleep;
 use crate::api::Request;
 use crate::error::{Error, ErrorKind, Result};
 use crate::event::Event;
-use crate::log::{self, LogLevel};
 use crate::runtime;
-use crate::stream::{cancelled_error, Cursor, Pumped, Sink, Step};
+use crate::stream::{self, cancelled_error, Applied, Cursor, Pumped, Sink, Step};
 use crate::submission::{lock, panic_message};
 use crate::transport::{timeout_error, transport_error, Transport, Via};
 use crate::wire::{self, Read, Wire};
@@ -374,38 +373,14 @@ impl Reader {
 
     /// Takes what the network half read.
     fn take(&mut self, message: Pumped) {
-        match (message, &mut self.cursor) {
-            (Pumped::Opened(Ok(cursor)), None) => self.cursor = Some(cursor),
-            (Pumped::Opened(Err(error)), None) => {
-                self.finish(Err(error));
-            }
-            (Pumped::Data(bytes), Some(cursor)) => cursor.feed(&bytes),
-            (Pumped::Fed, Some(_)) => {}
-            (Pumped::End, Some(cursor)) => {
-                let outcome = cursor.end();
-                self.finish(outcome);
-            }
-            (Pumped::Failed(error), Some(cursor)) => {
-                let error = cursor.fail(error);
-                self.finish(Err(error));
-            }
-            _ => {
-                self.finish(Err(Error::internal(
-                    "the stream task ended without an answer",
-                )));
-            }
+        if let Applied::Over(outcome) = stream::apply(&mut self.cursor, message) {
+            self.finish(outcome);
         }
     }
 
     /// Records the outcome and drops the connection.
     fn finish(&mut self, outcome: Result<()>) -> Next {
-        log::log(LogLevel::Debug, || {
-            let events = self.cursor.as_ref().map_or(0, |cursor| cursor.delivered());
-            match &outcome {
-                Ok(()) => format!("stream complete after {events} events"),
-                Err(error) => format!("stream ended after {events} events: {}", error.message()),
-            }
-        });
+        stream::log_end(self.cursor.as_deref(), &outcome);
         self.outcome = Some(outcome.clone());
         self.source = None;
         self.stop.end();

@@ -218,6 +218,56 @@ impl Cursor {
     }
 }
 
+/// What one message from the network half did to a stream's cursor ([`apply`]).
+pub(crate) enum Applied<'a> {
+    /// The stream opened, or more of its body went into the cursor: take its events.
+    Fed(&'a mut Cursor),
+    /// The stream is over, with this outcome.
+    Over(Result<()>),
+}
+
+/// Applies `message` to a stream's cursor (`None` until the stream opens): the one rule of
+/// every form of stream, readers and callback streams alike. A message out of order (a body
+/// before the stream opened, a second opening) or a network half lost is an internal error.
+pub(crate) fn apply(slot: &mut Option<Box<Cursor>>, message: Pumped) -> Applied<'_> {
+    let lost = || {
+        Applied::Over(Err(Error::internal(
+            "the stream task ended without an answer",
+        )))
+    };
+    if let Pumped::Opened(opened) = message {
+        return match (opened, slot.is_none()) {
+            (Ok(cursor), true) => Applied::Fed(slot.insert(cursor)),
+            (Err(error), true) => Applied::Over(Err(error)),
+            (_, false) => lost(),
+        };
+    }
+    let Some(cursor) = slot.as_deref_mut() else {
+        return lost();
+    };
+    match message {
+        Pumped::Data(bytes) => {
+            cursor.feed(&bytes);
+            Applied::Fed(cursor)
+        }
+        Pumped::Fed => Applied::Fed(cursor),
+        Pumped::End => Applied::Over(cursor.end()),
+        Pumped::Failed(error) => Applied::Over(Err(cursor.fail(error))),
+        Pumped::Opened(_) | Pumped::Lost => lost(),
+    }
+}
+
+/// Logs how a stream ended (at debug level), after the events its cursor delivered.
+pub(crate) fn log_end(cursor: Option<&Cursor>, outcome: &Result<()>) {
+    log::log(LogLevel::Debug, || {
+        let events = cursor.map_or(0, |cursor| cursor.delivered());
+        match outcome {
+            Ok(()) => format!("stream complete after {events} events"),
+            Err(error) => format!("stream ended after {events} events: {}", error.message()),
+        }
+    });
+}
+
 /// The callback side of a stream, shared by the blocking form (on the caller's thread) and
 /// the non-blocking one (on an oairun callback thread): feeds what the network half sends to
 /// the cursor, and calls back for each event.
@@ -236,13 +286,7 @@ impl StreamConsumer {
         cancelled: &dyn Fn() -> bool,
     ) -> Option<Result<()>> {
         let outcome = self.outcome_of(message, on_event, cancelled)?;
-        log::log(LogLevel::Debug, || {
-            let events = self.cursor.as_ref().map_or(0, |cursor| cursor.delivered());
-            match &outcome {
-                Ok(()) => format!("stream complete after {events} events"),
-                Err(error) => format!("stream ended after {events} events: {}", error.message()),
-            }
-        });
+        log_end(self.cursor.as_deref(), &outcome);
         Some(outcome)
     }
 
@@ -252,23 +296,9 @@ impl StreamConsumer {
         on_event: &mut dyn FnMut(&Event) -> bool,
         cancelled: &dyn Fn() -> bool,
     ) -> Option<Result<()>> {
-        let cursor = match (message, &mut self.cursor) {
-            (Pumped::Opened(Ok(opened)), None) => {
-                self.cursor = Some(opened);
-                return None;
-            }
-            (Pumped::Opened(Err(error)), None) => return Some(Err(error)),
-            (Pumped::Data(bytes), Some(cursor)) => {
-                cursor.feed(&bytes);
-                cursor
-            }
-            (Pumped::End, Some(cursor)) => return Some(cursor.end()),
-            (Pumped::Failed(error), Some(cursor)) => return Some(Err(cursor.fail(error))),
-            _ => {
-                return Some(Err(Error::internal(
-                    "the stream task ended without an answer",
-                )))
-            }
+        let cursor = match apply(&mut self.cursor, message) {
+            Applied::Fed(cursor) => cursor,
+            Applied::Over(outcome) => return Some(outcome),
         };
         loop {
             match cursor.next() {
