@@ -26,7 +26,8 @@
  * Reading order: the types; then versions and strings; client options and the client;
  * errors; the Responses request and calls; the Assistants tool outputs and calls; events;
  * readers (the pull API: events taken one at a time or in batches); tool calls and the
- * tool-call loop; the non-blocking (_start) forms and their handles; the log callback.
+ * tool-call loop; the non-blocking (_start) forms and their handles; the log callback; last,
+ * three declarations for oairun's Python binding only (oairun_py_*), not for C programs.
  */
 
 #ifndef OAIRUN_H
@@ -688,6 +689,101 @@ typedef void (*oairun_completion_callback)(oairun_status status,
 typedef int (*oairun_tool_handler)(const oairun_tool_call *call,
                                    oairun_tool_result *result,
                                    void *user_data);
+
+/**
+ * A `PyObject *`.
+ */
+typedef void *Py;
+
+/**
+ * The CPython functions and objects the Python binding lends to [`oairun_py_parser`]: each
+ * function pointer is the running interpreter's own (`ctypes.pythonapi`), each object a
+ * borrowed reference, which oairun keeps (a new reference) for the life of the process.
+ * For the Python binding only.
+ */
+typedef struct {
+  /**
+   * `sizeof(oairun_py_api)`, as the caller sees it: a table of another size is refused.
+   */
+  size_t size;
+  /**
+   * `PyDict_SetItem`.
+   */
+  int (*dict_set_item)(Py,
+                       Py,
+                       Py);
+  /**
+   * `PyList_New`.
+   */
+  Py (*list_new)(ptrdiff_t);
+  /**
+   * `PyList_Append`.
+   */
+  int (*list_append)(Py,
+                     Py);
+  /**
+   * `PyUnicode_DecodeUTF8`.
+   */
+  Py (*unicode_decode_utf8)(const char*,
+                            ptrdiff_t,
+                            const char*);
+  /**
+   * `PyUnicode_AsUTF8AndSize`.
+   */
+  const char *(*unicode_as_utf8_and_size)(Py,
+                                          ptrdiff_t*);
+  /**
+   * `PyLong_FromLongLong`.
+   */
+  Py (*long_from_long_long)(int64_t);
+  /**
+   * `PyFloat_FromDouble`.
+   */
+  Py (*float_from_double)(double);
+  /**
+   * `Py_IncRef`.
+   */
+  void (*incref)(Py);
+  /**
+   * `Py_DecRef`.
+   */
+  void (*decref)(Py);
+  /**
+   * `PyCFunction_NewEx`.
+   */
+  Py (*cfunction_new)(void*,
+                      Py,
+                      Py);
+  /**
+   * `PyType_GetSlot`.
+   */
+  void *(*type_get_slot)(Py,
+                         int);
+  /**
+   * `PyTuple_New`.
+   */
+  Py (*tuple_new)(ptrdiff_t);
+  /**
+   * `PyErr_Clear`.
+   */
+  void (*err_clear)(void);
+  /**
+   * `None`, `True` and `False`.
+   */
+  Py none;
+  Py true_;
+  Py false_;
+  /**
+   * The class every JSON object becomes: a `dict` subclass (a heap type) without
+   * `__new__` or `__init__` of its own; each object is made with its `tp_new` and filled
+   * with `PyDict_SetItem`.
+   */
+  Py object_class;
+  /**
+   * What the parser returns for a text it leaves to `json`.
+   */
+  Py unparsed;
+} oairun_py_api;
 
 #ifdef __cplusplus
 extern "C" {
@@ -1811,6 +1907,26 @@ oairun_status oairun_tool_outputs_from_json(const char *json_array,
  * Frees a list. NULL does nothing.
  */
 void oairun_tool_outputs_free(oairun_tool_outputs *outputs);
+
+/**
+ * For the Python binding only (it calls this through `ctypes.PyDLL`, holding the GIL); not
+ * for C programs. Takes the CPython functions and objects in `api` (the objects are kept,
+ * with a new reference each, for the life of the process) and returns a new reference to a
+ * builtin function of one `str` argument that parses it as JSON: the value
+ * `json.loads(text, object_hook=api->object_class)` gives, or `api->unparsed` for a text it
+ * leaves to `json` (see src/ffi/python.rs). Returns NULL, setting no Python error, when
+ * `api` is NULL, of another size, or lacks a function or object.
+ */
+void *oairun_py_parser(const oairun_py_api *api);
+
+/**
+ * For the Python binding only: the builtin function [`oairun_py_parser`] returns (`METH_O`:
+ * `module` is NULL, `text` the argument), called by CPython with the GIL held. Returns a new
+ * reference: the value, or the unparsed marker (also for a `text` that is not a `str`, or
+ * has no UTF-8 form); NULL with a Python error set when an object cannot be made.
+ */
+void *oairun_py_parse(void *module,
+                      void *text);
 
 #ifdef __cplusplus
 }  // extern "C"

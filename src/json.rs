@@ -317,7 +317,7 @@ impl Nesting {
 /// The position of the first byte at or after `at` that is not JSON whitespace (`len` if
 /// none).
 #[inline(always)]
-fn ws(bytes: &[u8], at: usize) -> usize {
+pub(crate) fn ws(bytes: &[u8], at: usize) -> usize {
     // Compact JSON, the common case, has none: one comparison.
     match bytes.get(at) {
         Some(&b) if b > b' ' => at,
@@ -336,7 +336,7 @@ fn ws_run(bytes: &[u8], mut at: usize) -> usize {
 /// Reads the string whose opening quote is at `at`: the position after its closing quote, and
 /// whether it has an escape.
 #[inline(always)]
-fn string_at(bytes: &[u8], at: usize) -> Option<(usize, bool)> {
+pub(crate) fn string_at(bytes: &[u8], at: usize) -> Option<(usize, bool)> {
     let mut at = at + 1;
     let mut escaped = false;
     loop {
@@ -375,7 +375,7 @@ fn digits(bytes: &[u8], mut at: usize) -> usize {
 
 /// Reads the number starting at `at`.
 #[inline(always)]
-fn number_at(bytes: &[u8], mut at: usize) -> Option<usize> {
+pub(crate) fn number_at(bytes: &[u8], mut at: usize) -> Option<usize> {
     if bytes.get(at) == Some(&b'-') {
         at += 1;
     }
@@ -406,7 +406,7 @@ fn number_at(bytes: &[u8], mut at: usize) -> Option<usize> {
 }
 
 #[inline(always)]
-fn literal_at(bytes: &[u8], at: usize, word: &[u8]) -> Option<usize> {
+pub(crate) fn literal_at(bytes: &[u8], at: usize, word: &[u8]) -> Option<usize> {
     (bytes.get(at..at + word.len())? == word).then_some(at + word.len())
 }
 

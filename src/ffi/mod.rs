@@ -30,12 +30,15 @@ mod submit;
 mod tool_calls;
 mod tool_loop;
 mod tool_outputs;
+// Last: for the Python binding only.
+mod python;
 
 pub use client::*;
 pub use error::*;
 pub use event::*;
 pub use log::*;
 pub use options::*;
+pub use python::*;
 pub use reader::*;
 pub use response_request::*;
 pub use responses::*;

@@ -296,6 +296,21 @@ int main(void) {
         CHECK(needed == 0);
     }
 
+    /* The Python binding's parser: no table, a table of another size, or one lacking its
+     * functions is refused with NULL (nothing of CPython is called); with no table ever
+     * accepted, the parse function gives NULL, whatever its argument. */
+    {
+        CHECK(oairun_py_parser(NULL) == NULL);
+        oairun_py_api api;
+        memset(&api, 0, sizeof api);
+        CHECK(oairun_py_parser(&api) == NULL);
+        api.size = sizeof api;
+        CHECK(oairun_py_parser(&api) == NULL);
+        int not_an_object = 0;
+        CHECK(oairun_py_parse(NULL, NULL) == NULL);
+        CHECK(oairun_py_parse(NULL, &not_an_object) == NULL);
+    }
+
     /* Free functions on NULL. */
     oairun_client_options_free(NULL);
     oairun_client_free(NULL);

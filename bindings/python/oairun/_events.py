@@ -47,6 +47,10 @@ class _Unparsed:
 
 _UNPARSED = _Unparsed()
 
+# The library's parser of event data (see _ffi.json_parser), or None where there is none: a
+# text it leaves (not JSON, or JSON it does not take) comes back as _UNPARSED.
+_parse = _ffi.json_parser(Object, _UNPARSED)
+
 class Event:
     """One server-sent event: ``.event`` (its name), ``.data`` (parsed), ``.raw``, ``.id``.
 
@@ -76,6 +80,16 @@ class Event:
         if data is not _UNPARSED:
             return data
         raw = self.raw
+        if _parse is not None:
+            data = _parse(raw)
+            if data is not _UNPARSED:
+                if type(data) is not Object:
+                    if type(data) is list:
+                        data = ObjectList(data)
+                elif "response" in data:  # (the data of response.created, .completed...)
+                    data = promote(data)
+                self._data = data
+                return data
         # loads(raw), inlined: this runs for every event whose data is read.
         try:
             data, end = scan(raw, 0)

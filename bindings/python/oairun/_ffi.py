@@ -11,6 +11,7 @@ from __future__ import annotations
 import ctypes
 import itertools
 import os
+import sys
 import threading
 from ctypes import (
     CFUNCTYPE,
@@ -302,6 +303,47 @@ _declare(
     library=pylib,
 )
 _declare("oairun_event_name", c_char_p, c_void_p, library=pylib)
+
+
+class PyApi(ctypes.Structure):
+    """``oairun_py_api``: the CPython functions and objects lent to ``oairun_py_parser``."""
+
+    _fields_ = [("size", c_size_t)] + [
+        (_field, c_void_p)
+        for _field in (
+            "dict_set_item", "list_new", "list_append", "unicode_decode_utf8",
+            "unicode_as_utf8_and_size", "long_from_long_long", "float_from_double", "incref",
+            "decref", "cfunction_new", "type_get_slot", "tuple_new", "err_clear", "none", "true_",
+            "false_", "object_class", "unparsed",
+        )
+    ]
+
+
+# The CPython function behind each of PyApi's function fields, in their order.
+_PY_FUNCTIONS = (
+    "PyDict_SetItem", "PyList_New", "PyList_Append", "PyUnicode_DecodeUTF8",
+    "PyUnicode_AsUTF8AndSize", "PyLong_FromLongLong", "PyFloat_FromDouble", "Py_IncRef",
+    "Py_DecRef", "PyCFunction_NewEx", "PyType_GetSlot", "PyTuple_New", "PyErr_Clear",
+)
+_declare("oairun_py_parser", ctypes.py_object, POINTER(PyApi), library=pylib)
+
+
+def json_parser(object_class: type, unparsed: object) -> Optional[Callable[[str], object]]:
+    """The library's parser of event data (``oairun_py_parser``, src/ffi/python.rs): a builtin
+    function of one ``str`` giving what ``json.loads(text, object_hook=object_class)`` gives,
+    or ``unparsed`` for a text it leaves to ``json``. ``None`` where it cannot be had: not
+    CPython (the functions are CPython's own, lent through ``ctypes.pythonapi``), or a
+    function missing."""
+    if sys.implementation.name != "cpython":
+        return None
+    try:
+        functions = [ctypes.cast(getattr(ctypes.pythonapi, name), c_void_p) for name in _PY_FUNCTIONS]
+        objects = [c_void_p(id(o)) for o in (None, True, False, object_class, unparsed)]
+        table = PyApi(ctypes.sizeof(PyApi), *functions, *objects)
+        parser = pylib.oairun_py_parser(byref(table))  # (ValueError for NULL: refused)
+    except Exception:  # noqa: BLE001 - a missing function, a refusal: json parses everything
+        return None
+    return parser if callable(parser) else None
 _declare("oairun_error_status", c_int, c_void_p)
 _declare("oairun_error_message", c_char_p, c_void_p)
 _declare("oairun_error_http_status", c_uint16, c_void_p)

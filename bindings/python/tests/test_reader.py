@@ -124,13 +124,19 @@ def test_event_data_is_parsed_on_first_access_only(client, monkeypatch):
     events = list(client.responses.create(model="long_50", input="hi", stream=True))
     assert all(e._data is _events._UNPARSED for e in events)  # iteration parses nothing
     calls = []
-    scan = _events.scan
+    scan, parse = _events.scan, _events._parse
 
     def counted(text, index):
         calls.append(text)
         return scan(text, index)
 
+    def parse_counted(text):
+        calls.append(text)
+        return parse(text)
+
     monkeypatch.setattr(_events, "scan", counted)
+    if parse is not None:  # the library's parser first (see test_json_parser.py), json's after
+        monkeypatch.setattr(_events, "_parse", parse_counted)
     first = [e.data for e in events]
     again = [e.data for e in events]
     assert len(calls) == len(events)

@@ -1,0 +1,557 @@
+//! For the Python binding only: an event's data parsed from JSON straight into Python objects,
+//! through the CPython functions the binding lends (`ctypes.pythonapi`).
+//!
+//! The binding's `Event.data` was `json`'s C scanner with an `object_hook` that copied every
+//! JSON object into the binding's `Object` class: about 20,000 instructions for a 122-byte
+//! Assistants delta. Here the object is made an `Object` from the start and filled in place,
+//! strings are decoded once, and the call is a plain builtin function (`METH_O`), not a ctypes
+//! call. The grammar accepted is a strict subset of what `json.loads` accepts, and for it the
+//! result is the one `json.loads(text, object_hook=Object)` gives; anything else (`NaN`,
+//! `Infinity`, a lone surrogate, an integer of more than 18 digits, nesting deeper than
+//! [`MAX_DEPTH`], text that is not JSON) gives back the binding's "unparsed" marker, and the
+//! binding then asks `json` itself, for its result or its error.
+//!
+//! Every function here runs with the GIL held: the binding calls them through a `PyDLL`
+//! handle, and the parser is called as a builtin function.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::ffi::{c_char, c_int, c_void};
+use std::hash::{BuildHasherDefault, Hasher};
+use std::ptr;
+use std::sync::atomic::{AtomicPtr, Ordering};
+use std::sync::{Mutex, PoisonError};
+
+use super::{guard, PanicDefault};
+use crate::json;
+
+/// A `PyObject *`.
+type Py = *mut c_void;
+
+/// The CPython functions and objects the Python binding lends to [`oairun_py_parser`]: each
+/// function pointer is the running interpreter's own (`ctypes.pythonapi`), each object a
+/// borrowed reference, which oairun keeps (a new reference) for the life of the process.
+/// For the Python binding only.
+#[repr(C)]
+pub struct oairun_py_api {
+    /// `sizeof(oairun_py_api)`, as the caller sees it: a table of another size is refused.
+    pub size: usize,
+    /// `PyDict_SetItem`.
+    pub dict_set_item: Option<unsafe extern "C" fn(Py, Py, Py) -> c_int>,
+    /// `PyList_New`.
+    pub list_new: Option<unsafe extern "C" fn(isize) -> Py>,
+    /// `PyList_Append`.
+    pub list_append: Option<unsafe extern "C" fn(Py, Py) -> c_int>,
+    /// `PyUnicode_DecodeUTF8`.
+    pub unicode_decode_utf8:
+        Option<unsafe extern "C" fn(*const c_char, isize, *const c_char) -> Py>,
+    /// `PyUnicode_AsUTF8AndSize`.
+    pub unicode_as_utf8_and_size: Option<unsafe extern "C" fn(Py, *mut isize) -> *const c_char>,
+    /// `PyLong_FromLongLong`.
+    pub long_from_long_long: Option<unsafe extern "C" fn(i64) -> Py>,
+    /// `PyFloat_FromDouble`.
+    pub float_from_double: Option<unsafe extern "C" fn(f64) -> Py>,
+    /// `Py_IncRef`.
+    pub incref: Option<unsafe extern "C" fn(Py)>,
+    /// `Py_DecRef`.
+    pub decref: Option<unsafe extern "C" fn(Py)>,
+    /// `PyCFunction_NewEx`.
+    pub cfunction_new: Option<unsafe extern "C" fn(*mut c_void, Py, Py) -> Py>,
+    /// `PyType_GetSlot`.
+    pub type_get_slot: Option<unsafe extern "C" fn(Py, c_int) -> *mut c_void>,
+    /// `PyTuple_New`.
+    pub tuple_new: Option<unsafe extern "C" fn(isize) -> Py>,
+    /// `PyErr_Clear`.
+    pub err_clear: Option<unsafe extern "C" fn()>,
+    /// `None`, `True` and `False`.
+    pub none: Py,
+    pub true_: Py,
+    pub false_: Py,
+    /// The class every JSON object becomes: a `dict` subclass (a heap type) without
+    /// `__new__` or `__init__` of its own; each object is made with its `tp_new` and filled
+    /// with `PyDict_SetItem`.
+    pub object_class: Py,
+    /// What the parser returns for a text it leaves to `json`.
+    pub unparsed: Py,
+}
+
+/// The same table, every function present.
+struct Api {
+    /// The object class's `tp_new` (`dict`'s), called with `no_args`.
+    object_new: unsafe extern "C" fn(Py, Py, Py) -> Py,
+    /// An empty tuple.
+    no_args: Py,
+    dict_set_item: unsafe extern "C" fn(Py, Py, Py) -> c_int,
+    list_new: unsafe extern "C" fn(isize) -> Py,
+    list_append: unsafe extern "C" fn(Py, Py) -> c_int,
+    unicode_decode_utf8: unsafe extern "C" fn(*const c_char, isize, *const c_char) -> Py,
+    unicode_as_utf8_and_size: unsafe extern "C" fn(Py, *mut isize) -> *const c_char,
+    long_from_long_long: unsafe extern "C" fn(i64) -> Py,
+    float_from_double: unsafe extern "C" fn(f64) -> Py,
+    incref: unsafe extern "C" fn(Py),
+    decref: unsafe extern "C" fn(Py),
+    err_clear: unsafe extern "C" fn(),
+    none: Py,
+    true_: Py,
+    false_: Py,
+    object_class: Py,
+    unparsed: Py,
+    /// Object keys already made, each with a reference of its own, never released: the same
+    /// keys come in every event of a stream, and a key made once is neither decoded nor
+    /// hashed again (a `str` keeps its hash). At most [`MAX_KEYS`] keys of at most
+    /// [`MAX_KEY_BYTES`] bytes.
+    keys: Mutex<HashMap<Box<str>, Py, BuildHasherDefault<Fnv>>>,
+}
+
+const MAX_KEYS: usize = 1024;
+const MAX_KEY_BYTES: usize = 64;
+
+/// FNV-1a: for the short keys of [`Api::keys`], cheaper than the standard SipHash, and the
+/// table's size is capped whatever a server sends.
+struct Fnv(u64);
+
+impl Default for Fnv {
+    fn default() -> Fnv {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Hasher for Fnv {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x100_0000_01b3);
+        }
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// The table of the last [`oairun_py_parser`] call (each one leaked: a process registers once
+/// per import of the binding).
+static API: AtomicPtr<Api> = AtomicPtr::new(ptr::null_mut());
+
+/// Arrays and objects nested deeper than this are left to `json`.
+const MAX_DEPTH: u32 = 128;
+
+/// `PyMethodDef`, as CPython lays it out.
+#[repr(C)]
+struct MethodDef {
+    name: *const c_char,
+    method: unsafe extern "C" fn(Py, Py) -> Py,
+    flags: c_int,
+    doc: *const c_char,
+}
+
+/// Its pointers are to static text and a function: nothing in it is ever written.
+struct SyncMethodDef(MethodDef);
+unsafe impl Sync for SyncMethodDef {}
+
+/// `METH_O`: a builtin function of one argument.
+const METH_O: c_int = 0x0008;
+
+static PARSE: SyncMethodDef = SyncMethodDef(MethodDef {
+    name: c"oairun_json".as_ptr(),
+    method: oairun_py_parse,
+    flags: METH_O,
+    doc: c"The JSON text's value, or the unparsed marker (oairun's src/ffi/python.rs).".as_ptr(),
+});
+
+/// For the Python binding only (it calls this through `ctypes.PyDLL`, holding the GIL); not
+/// for C programs. Takes the CPython functions and objects in `api` (the objects are kept,
+/// with a new reference each, for the life of the process) and returns a new reference to a
+/// builtin function of one `str` argument that parses it as JSON: the value
+/// `json.loads(text, object_hook=api->object_class)` gives, or `api->unparsed` for a text it
+/// leaves to `json` (see src/ffi/python.rs). Returns NULL, setting no Python error, when
+/// `api` is NULL, of another size, or lacks a function or object.
+#[no_mangle]
+pub unsafe extern "C" fn oairun_py_parser(api: *const oairun_py_api) -> *mut c_void {
+    guard(|| {
+        // SAFETY: by this function's contract, api is NULL or points to a whole table.
+        let Some(table) = (unsafe { api.as_ref() }) else {
+            return ParserOut(ptr::null_mut());
+        };
+        let Some(cfunction_new) = table.cfunction_new else {
+            return ParserOut(ptr::null_mut());
+        };
+        let Some(api) = Api::of(table) else {
+            return ParserOut(ptr::null_mut());
+        };
+        for object in [
+            api.none,
+            api.true_,
+            api.false_,
+            api.object_class,
+            api.unparsed,
+        ] {
+            // SAFETY: live objects, lent with the GIL held.
+            unsafe { (api.incref)(object) };
+        }
+        API.store(Box::into_raw(Box::new(api)), Ordering::Release);
+        let def = ptr::addr_of!(PARSE.0).cast_mut().cast::<c_void>();
+        // SAFETY: a static PyMethodDef; no self, no module.
+        ParserOut(unsafe { cfunction_new(def, ptr::null_mut(), ptr::null_mut()) })
+    })
+    .0
+}
+
+/// For the Python binding only: the builtin function [`oairun_py_parser`] returns (`METH_O`:
+/// `module` is NULL, `text` the argument), called by CPython with the GIL held. Returns a new
+/// reference: the value, or the unparsed marker (also for a `text` that is not a `str`, or
+/// has no UTF-8 form); NULL with a Python error set when an object cannot be made.
+#[no_mangle]
+pub unsafe extern "C" fn oairun_py_parse(module: *mut c_void, text: *mut c_void) -> *mut c_void {
+    guard(|| {
+        let _ = module;
+        if text.is_null() {
+            return PyOut(ptr::null_mut());
+        }
+        // SAFETY: set before the function existed, and never freed.
+        let Some(api) = (unsafe { API.load(Ordering::Acquire).as_ref() }) else {
+            return PyOut(ptr::null_mut());
+        };
+        let mut len: isize = 0;
+        // SAFETY: text is the argument CPython passes: a live object.
+        let utf8 = unsafe { (api.unicode_as_utf8_and_size)(text, &mut len) };
+        if utf8.is_null() {
+            // Not a str, or one with a lone surrogate (an Event made by hand): json decides.
+            // SAFETY: the GIL held.
+            unsafe { (api.err_clear)() };
+            return PyOut(api.new_ref(api.unparsed));
+        }
+        // SAFETY: CPython's UTF-8 form of the str: len bytes, valid while text lives.
+        let bytes = unsafe { std::slice::from_raw_parts(utf8.cast::<u8>(), len as usize) };
+        let mut parser = Parser { api, bytes, at: 0 };
+        PyOut(match parser.document() {
+            Ok(value) => value.into_raw(),
+            Err(Stop::Unsupported) => api.new_ref(api.unparsed),
+            Err(Stop::Python) => ptr::null_mut(),
+        })
+    })
+    .0
+}
+
+/// What [`oairun_py_parser`] returns: after a panic, NULL (the binding then parses with
+/// `json`).
+struct ParserOut(Py);
+
+impl PanicDefault for ParserOut {
+    fn panic_default() -> Self {
+        ParserOut(ptr::null_mut())
+    }
+}
+
+/// What [`oairun_py_parse`] returns: after a panic, the unparsed marker (`json` decides).
+struct PyOut(Py);
+
+impl PanicDefault for PyOut {
+    fn panic_default() -> Self {
+        // SAFETY: set before any parser existed, and never freed.
+        match unsafe { API.load(Ordering::Acquire).as_ref() } {
+            Some(api) => PyOut(api.new_ref(api.unparsed)),
+            None => PyOut(ptr::null_mut()),
+        }
+    }
+}
+
+impl Api {
+    /// The table's functions and objects, and what is found with them: the object class's
+    /// `tp_new` and an empty tuple. Called with the GIL held.
+    fn of(table: &oairun_py_api) -> Option<Api> {
+        /// `Py_tp_new`, the slot number of `tp_new` (typeslots.h, part of the stable ABI).
+        const PY_TP_NEW: c_int = 65;
+        if table.size != std::mem::size_of::<oairun_py_api>() {
+            return None;
+        }
+        let objects = [
+            table.none,
+            table.true_,
+            table.false_,
+            table.object_class,
+            table.unparsed,
+        ];
+        if objects.iter().any(|object| object.is_null()) {
+            return None;
+        }
+        // SAFETY: a live heap type, the GIL held; a tp_new slot holds a function of this type.
+        let object_new = unsafe { (table.type_get_slot?)(table.object_class, PY_TP_NEW) };
+        if object_new.is_null() {
+            return None;
+        }
+        // SAFETY: the GIL held.
+        let no_args = unsafe { (table.tuple_new?)(0) };
+        if no_args.is_null() {
+            return None; // (a MemoryError is set: the binding sees NULL and goes on without)
+        }
+        Some(Api {
+            // SAFETY: tp_new's type: newfunc, (PyTypeObject *, PyObject *, PyObject *).
+            object_new: unsafe {
+                std::mem::transmute::<*mut c_void, unsafe extern "C" fn(Py, Py, Py) -> Py>(
+                    object_new,
+                )
+            },
+            no_args,
+            dict_set_item: table.dict_set_item?,
+            list_new: table.list_new?,
+            list_append: table.list_append?,
+            unicode_decode_utf8: table.unicode_decode_utf8?,
+            unicode_as_utf8_and_size: table.unicode_as_utf8_and_size?,
+            long_from_long_long: table.long_from_long_long?,
+            float_from_double: table.float_from_double?,
+            incref: table.incref?,
+            decref: table.decref?,
+            err_clear: table.err_clear?,
+            none: table.none,
+            true_: table.true_,
+            false_: table.false_,
+            object_class: table.object_class,
+            unparsed: table.unparsed,
+            keys: Mutex::default(),
+        })
+    }
+
+    /// `object`, with a new reference.
+    fn new_ref(&self, object: Py) -> Py {
+        // SAFETY: a live object, the GIL held.
+        unsafe { (self.incref)(object) };
+        object
+    }
+
+    /// A new reference from a CPython call: `Stop::Python` (the error is set) when NULL.
+    fn owned(&self, object: Py) -> Result<Owned<'_>, Stop> {
+        if object.is_null() {
+            Err(Stop::Python)
+        } else {
+            Ok(Owned { api: self, object })
+        }
+    }
+
+    /// An object key: from [`Api::keys`], or made (and kept there while it has room). No
+    /// lock is held while CPython runs: an allocation may run a collection, and that Python
+    /// code, which may parse again.
+    fn key(&self, text: &str) -> Result<Owned<'_>, Stop> {
+        if text.len() > MAX_KEY_BYTES {
+            return self.str(text);
+        }
+        let known = self
+            .keys
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(text)
+            .copied();
+        if let Some(object) = known {
+            return Ok(Owned {
+                api: self,
+                object: self.new_ref(object),
+            });
+        }
+        let key = self.str(text)?;
+        let mut keys = self.keys.lock().unwrap_or_else(PoisonError::into_inner);
+        if keys.len() < MAX_KEYS && !keys.contains_key(text) {
+            keys.insert(text.into(), self.new_ref(key.object));
+        }
+        Ok(key)
+    }
+
+    fn str(&self, text: &str) -> Result<Owned<'_>, Stop> {
+        // SAFETY: len bytes of UTF-8; a str's length fits isize.
+        self.owned(unsafe {
+            (self.unicode_decode_utf8)(
+                text.as_ptr().cast(),
+                text.len() as isize,
+                c"strict".as_ptr(),
+            )
+        })
+    }
+}
+
+/// A new reference, released when dropped (the parse failed part-way) unless taken.
+struct Owned<'a> {
+    api: &'a Api,
+    object: Py,
+}
+
+impl Owned<'_> {
+    fn into_raw(self) -> Py {
+        let object = self.object;
+        std::mem::forget(self);
+        object
+    }
+}
+
+impl Drop for Owned<'_> {
+    fn drop(&mut self) {
+        // SAFETY: a reference this parse owns, the GIL held.
+        unsafe { (self.api.decref)(self.object) };
+    }
+}
+
+/// Why a parse stopped.
+enum Stop {
+    /// The text is left to `json` (not JSON, or JSON this parser does not take).
+    Unsupported,
+    /// A CPython call failed; its error is set.
+    Python,
+}
+
+struct Parser<'a> {
+    api: &'a Api,
+    bytes: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Parser<'a> {
+    /// The whole text: one value, with nothing but whitespace around it.
+    fn document(&mut self) -> Result<Owned<'a>, Stop> {
+        self.at = json::ws(self.bytes, 0);
+        let value = self.value(0)?;
+        if json::ws(self.bytes, self.at) != self.bytes.len() {
+            return Err(Stop::Unsupported);
+        }
+        Ok(value)
+    }
+
+    /// The value at `self.at` (no whitespace before it).
+    fn value(&mut self, depth: u32) -> Result<Owned<'a>, Stop> {
+        let api = self.api;
+        let bytes = self.bytes;
+        match bytes.get(self.at) {
+            Some(b'"') => self.string(),
+            Some(b'{') => self.object(depth + 1),
+            Some(b'[') => self.array(depth + 1),
+            Some(b'-' | b'0'..=b'9') => self.number(),
+            Some(b't') => self.literal(b"true", api.true_),
+            Some(b'f') => self.literal(b"false", api.false_),
+            Some(b'n') => self.literal(b"null", api.none),
+            _ => Err(Stop::Unsupported),
+        }
+    }
+
+    fn literal(&mut self, word: &[u8], object: Py) -> Result<Owned<'a>, Stop> {
+        self.at = json::literal_at(self.bytes, self.at, word).ok_or(Stop::Unsupported)?;
+        Ok(Owned {
+            api: self.api,
+            object: self.api.new_ref(object),
+        })
+    }
+
+    /// The string whose opening quote is at `self.at`.
+    fn string(&mut self) -> Result<Owned<'a>, Stop> {
+        let text = self.string_text()?;
+        self.api.str(&text)
+    }
+
+    /// The text of the string whose opening quote is at `self.at`, its escapes decoded as
+    /// `json` decodes them, except a lone surrogate, which `json` keeps and this leaves to it.
+    fn string_text(&mut self) -> Result<Cow<'a, str>, Stop> {
+        let start = self.at;
+        let (end, escaped) = json::string_at(self.bytes, start).ok_or(Stop::Unsupported)?;
+        self.at = end;
+        // SAFETY: from the UTF-8 of a str, cut at two ASCII quotes.
+        let raw = unsafe { std::str::from_utf8_unchecked(&self.bytes[start..end]) };
+        if escaped {
+            json::string(raw).ok_or(Stop::Unsupported)
+        } else {
+            Ok(Cow::Borrowed(&raw[1..raw.len() - 1]))
+        }
+    }
+
+    /// The number at `self.at`: an int when it has no fraction and no exponent (as `json`
+    /// makes it), else a float, the nearest double to the text, as Python's `float()` gives.
+    fn number(&mut self) -> Result<Owned<'a>, Stop> {
+        let start = self.at;
+        let end = json::number_at(self.bytes, start).ok_or(Stop::Unsupported)?;
+        self.at = end;
+        // SAFETY: ASCII digits, signs, dots and exponents.
+        let text = unsafe { std::str::from_utf8_unchecked(&self.bytes[start..end]) };
+        let api = self.api;
+        if !text.contains(['.', 'e', 'E']) {
+            // At most 18 digits fit an i64 whatever they are; longer ones are left to json.
+            if text.trim_start_matches('-').len() > 18 {
+                return Err(Stop::Unsupported);
+            }
+            let n: i64 = text.parse().map_err(|_| Stop::Unsupported)?;
+            // SAFETY: a plain value, the GIL held.
+            return api.owned(unsafe { (api.long_from_long_long)(n) });
+        }
+        let x: f64 = text.parse().map_err(|_| Stop::Unsupported)?;
+        // SAFETY: a plain value, the GIL held.
+        api.owned(unsafe { (api.float_from_double)(x) })
+    }
+
+    fn array(&mut self, depth: u32) -> Result<Owned<'a>, Stop> {
+        if depth > MAX_DEPTH {
+            return Err(Stop::Unsupported);
+        }
+        let api = self.api;
+        // SAFETY: the GIL held.
+        let list = api.owned(unsafe { (api.list_new)(0) })?;
+        self.at = json::ws(self.bytes, self.at + 1);
+        if self.bytes.get(self.at) == Some(&b']') {
+            self.at += 1;
+            return Ok(list);
+        }
+        loop {
+            let item = self.value(depth)?;
+            // SAFETY: two live objects; append takes its own reference.
+            if unsafe { (api.list_append)(list.object, item.object) } != 0 {
+                return Err(Stop::Python);
+            }
+            drop(item);
+            self.at = json::ws(self.bytes, self.at);
+            match self.bytes.get(self.at) {
+                Some(b',') => self.at = json::ws(self.bytes, self.at + 1),
+                Some(b']') => {
+                    self.at += 1;
+                    return Ok(list);
+                }
+                _ => return Err(Stop::Unsupported),
+            }
+        }
+    }
+
+    fn object(&mut self, depth: u32) -> Result<Owned<'a>, Stop> {
+        if depth > MAX_DEPTH {
+            return Err(Stop::Unsupported);
+        }
+        let api = self.api;
+        // SAFETY: the class's own tp_new, with the arguments of a call with none (its
+        // __init__ is dict's, which does nothing then), the GIL held.
+        let object =
+            api.owned(unsafe { (api.object_new)(api.object_class, api.no_args, ptr::null_mut()) })?;
+        self.at = json::ws(self.bytes, self.at + 1);
+        if self.bytes.get(self.at) == Some(&b'}') {
+            self.at += 1;
+            return Ok(object);
+        }
+        loop {
+            if self.bytes.get(self.at) != Some(&b'"') {
+                return Err(Stop::Unsupported);
+            }
+            let key = self.string_text()?;
+            let key = self.api.key(&key)?;
+            self.at = json::ws(self.bytes, self.at);
+            if self.bytes.get(self.at) != Some(&b':') {
+                return Err(Stop::Unsupported);
+            }
+            self.at = json::ws(self.bytes, self.at + 1);
+            let value = self.value(depth)?;
+            // SAFETY: three live objects; the dict takes its own references. A repeated key
+            // keeps its first place and takes the last value, as json's dict does.
+            if unsafe { (api.dict_set_item)(object.object, key.object, value.object) } != 0 {
+                return Err(Stop::Python);
+            }
+            drop((key, value));
+            self.at = json::ws(self.bytes, self.at);
+            match self.bytes.get(self.at) {
+                Some(b',') => self.at = json::ws(self.bytes, self.at + 1),
+                Some(b'}') => {
+                    self.at += 1;
+                    return Ok(object);
+                }
+                _ => return Err(Stop::Unsupported),
+            }
+        }
+    }
+}
