@@ -768,6 +768,14 @@ typedef struct {
    */
   void (*err_clear)(void);
   /**
+   * `PyLong_FromVoidPtr`.
+   */
+  Py (*long_from_void_ptr)(void*);
+  /**
+   * `PyLong_AsVoidPtr`.
+   */
+  void *(*long_as_void_ptr)(Py);
+  /**
    * `None`, `True` and `False`.
    */
   Py none;
@@ -1921,11 +1929,12 @@ void *oairun_py_parser(const oairun_py_api *api);
 
 /**
  * For the Python binding only: the builtin function [`oairun_py_parser`] returns (`METH_O`:
- * `module` is NULL, `text` the argument), called by CPython with the GIL held. Returns a new
+ * `own` is its self, `text` the argument), called by CPython with the GIL held. Returns a new
  * reference: the value, or the unparsed marker (also for a `text` that is not a `str`, or
- * has no UTF-8 form); NULL with a Python error set when an object cannot be made.
+ * has no UTF-8 form); NULL with a Python error set when an object cannot be made, and NULL
+ * when either argument is NULL or no parser was ever made.
  */
-void *oairun_py_parse(void *module,
+void *oairun_py_parse(void *own,
                       void *text);
 
 #ifdef __cplusplus

@@ -15,6 +15,7 @@
 //! handle, and the parser is called as a builtin function.
 
 use std::borrow::Cow;
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::ffi::{c_char, c_int, c_void};
 use std::hash::{BuildHasherDefault, Hasher};
@@ -63,6 +64,10 @@ pub struct oairun_py_api {
     pub tuple_new: Option<unsafe extern "C" fn(isize) -> Py>,
     /// `PyErr_Clear`.
     pub err_clear: Option<unsafe extern "C" fn()>,
+    /// `PyLong_FromVoidPtr`.
+    pub long_from_void_ptr: Option<unsafe extern "C" fn(*mut c_void) -> Py>,
+    /// `PyLong_AsVoidPtr`.
+    pub long_as_void_ptr: Option<unsafe extern "C" fn(Py) -> *mut c_void>,
     /// `None`, `True` and `False`.
     pub none: Py,
     pub true_: Py,
@@ -128,9 +133,16 @@ impl Hasher for Fnv {
     }
 }
 
-/// The table of the last [`oairun_py_parser`] call (each one leaked: a process registers once
-/// per import of the binding).
-static API: AtomicPtr<Api> = AtomicPtr::new(ptr::null_mut());
+/// `PyLong_AsVoidPtr`, the same function for every table (a process has one CPython): a
+/// parser's `self` is a Python int holding the address of its own table (leaked: a process
+/// makes one parser per import of the binding, per interpreter), so that a parser never uses
+/// another interpreter's objects.
+static AS_VOID_PTR: AtomicPtr<c_void> = AtomicPtr::new(ptr::null_mut());
+
+thread_local! {
+    /// The table of the parse running on this thread, for [`PyOut`]'s panic default.
+    static PARSING: Cell<*const Api> = const { Cell::new(ptr::null()) };
+}
 
 /// Arrays and objects nested deeper than this are left to `json`.
 const MAX_DEPTH: u32 = 128;
@@ -172,7 +184,11 @@ pub unsafe extern "C" fn oairun_py_parser(api: *const oairun_py_api) -> *mut c_v
         let Some(table) = (unsafe { api.as_ref() }) else {
             return ParserOut(ptr::null_mut());
         };
-        let Some(cfunction_new) = table.cfunction_new else {
+        let (Some(cfunction_new), Some(from_void_ptr), Some(as_void_ptr)) = (
+            table.cfunction_new,
+            table.long_from_void_ptr,
+            table.long_as_void_ptr,
+        ) else {
             return ParserOut(ptr::null_mut());
         };
         let Some(api) = Api::of(table) else {
@@ -188,29 +204,48 @@ pub unsafe extern "C" fn oairun_py_parser(api: *const oairun_py_api) -> *mut c_v
             // SAFETY: live objects, lent with the GIL held.
             unsafe { (api.incref)(object) };
         }
-        API.store(Box::into_raw(Box::new(api)), Ordering::Release);
+        let decref = api.decref;
+        let table = Box::into_raw(Box::new(api));
+        // SAFETY: the GIL held.
+        let own = unsafe { from_void_ptr(table.cast()) };
+        if own.is_null() {
+            return ParserOut(ptr::null_mut()); // (its MemoryError is set)
+        }
+        AS_VOID_PTR.store(as_void_ptr as *mut c_void, Ordering::Release);
         let def = ptr::addr_of!(PARSE.0).cast_mut().cast::<c_void>();
-        // SAFETY: a static PyMethodDef; no self, no module.
-        ParserOut(unsafe { cfunction_new(def, ptr::null_mut(), ptr::null_mut()) })
+        // SAFETY: a static PyMethodDef and a live self, which the function keeps a
+        // reference to.
+        let parser = unsafe { cfunction_new(def, own, ptr::null_mut()) };
+        // SAFETY: the reference from_void_ptr gave.
+        unsafe { decref(own) };
+        ParserOut(parser)
     })
     .0
 }
 
 /// For the Python binding only: the builtin function [`oairun_py_parser`] returns (`METH_O`:
-/// `module` is NULL, `text` the argument), called by CPython with the GIL held. Returns a new
+/// `own` is its self, `text` the argument), called by CPython with the GIL held. Returns a new
 /// reference: the value, or the unparsed marker (also for a `text` that is not a `str`, or
-/// has no UTF-8 form); NULL with a Python error set when an object cannot be made.
+/// has no UTF-8 form); NULL with a Python error set when an object cannot be made, and NULL
+/// when either argument is NULL or no parser was ever made.
 #[no_mangle]
-pub unsafe extern "C" fn oairun_py_parse(module: *mut c_void, text: *mut c_void) -> *mut c_void {
+pub unsafe extern "C" fn oairun_py_parse(own: *mut c_void, text: *mut c_void) -> *mut c_void {
     guard(|| {
-        let _ = module;
-        if text.is_null() {
+        let as_void_ptr = AS_VOID_PTR.load(Ordering::Acquire);
+        if own.is_null() || text.is_null() || as_void_ptr.is_null() {
             return PyOut(ptr::null_mut());
         }
-        // SAFETY: set before the function existed, and never freed.
-        let Some(api) = (unsafe { API.load(Ordering::Acquire).as_ref() }) else {
+        // SAFETY: PyLong_AsVoidPtr, stored from a table.
+        let as_void_ptr = unsafe {
+            std::mem::transmute::<*mut c_void, unsafe extern "C" fn(Py) -> *mut c_void>(as_void_ptr)
+        };
+        // SAFETY: own is the int oairun_py_parser made of a leaked table's address.
+        let Some(api) = (unsafe { as_void_ptr(own).cast::<Api>().as_ref() }) else {
             return PyOut(ptr::null_mut());
         };
+        // (A parse may run inside another on this thread: a collection during an allocation
+        // may run Python code that parses.)
+        let outer = PARSING.with(|parsing| parsing.replace(api));
         let mut len: isize = 0;
         // SAFETY: text is the argument CPython passes: a live object.
         let utf8 = unsafe { (api.unicode_as_utf8_and_size)(text, &mut len) };
@@ -223,11 +258,13 @@ pub unsafe extern "C" fn oairun_py_parse(module: *mut c_void, text: *mut c_void)
         // SAFETY: CPython's UTF-8 form of the str: len bytes, valid while text lives.
         let bytes = unsafe { std::slice::from_raw_parts(utf8.cast::<u8>(), len as usize) };
         let mut parser = Parser { api, bytes, at: 0 };
-        PyOut(match parser.document() {
+        let out = PyOut(match parser.document() {
             Ok(value) => value.into_raw(),
             Err(Stop::Unsupported) => api.new_ref(api.unparsed),
             Err(Stop::Python) => ptr::null_mut(),
-        })
+        });
+        PARSING.with(|parsing| parsing.set(outer));
+        out
     })
     .0
 }
@@ -247,8 +284,9 @@ struct PyOut(Py);
 
 impl PanicDefault for PyOut {
     fn panic_default() -> Self {
-        // SAFETY: set before any parser existed, and never freed.
-        match unsafe { API.load(Ordering::Acquire).as_ref() } {
+        let api = PARSING.with(|parsing| parsing.get());
+        // SAFETY: a leaked table, set by the parse that panicked.
+        match unsafe { api.as_ref() } {
             Some(api) => PyOut(api.new_ref(api.unparsed)),
             None => PyOut(ptr::null_mut()),
         }

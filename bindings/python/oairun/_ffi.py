@@ -313,8 +313,9 @@ class PyApi(ctypes.Structure):
         for _field in (
             "dict_set_item", "list_new", "list_append", "unicode_decode_utf8",
             "unicode_as_utf8_and_size", "long_from_long_long", "float_from_double", "incref",
-            "decref", "cfunction_new", "type_get_slot", "tuple_new", "err_clear", "none", "true_",
-            "false_", "object_class", "unparsed",
+            "decref", "cfunction_new", "type_get_slot", "tuple_new", "err_clear",
+            "long_from_void_ptr", "long_as_void_ptr", "none", "true_", "false_", "object_class",
+            "unparsed",
         )
     ]
 
@@ -324,6 +325,7 @@ _PY_FUNCTIONS = (
     "PyDict_SetItem", "PyList_New", "PyList_Append", "PyUnicode_DecodeUTF8",
     "PyUnicode_AsUTF8AndSize", "PyLong_FromLongLong", "PyFloat_FromDouble", "Py_IncRef",
     "Py_DecRef", "PyCFunction_NewEx", "PyType_GetSlot", "PyTuple_New", "PyErr_Clear",
+    "PyLong_FromVoidPtr", "PyLong_AsVoidPtr",
 )
 _declare("oairun_py_parser", ctypes.py_object, POINTER(PyApi), library=pylib)
 

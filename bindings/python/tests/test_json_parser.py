@@ -217,3 +217,21 @@ def test_many_distinct_keys_are_not_all_kept():
     for i in range(3000):
         key = f"k{i}_" + "x" * (i % 80)
         assert parse(json.dumps({key: i})) == {key: i}
+
+
+def test_each_parser_keeps_its_own_table():
+    """A second parser, made with another class and marker (as a second interpreter's binding
+    would make one), uses them, and the binding's own parser still uses its own."""
+    from oairun import _ffi
+
+    class Other(dict):
+        __slots__ = ()
+
+    marker = object()
+    other = _ffi.json_parser(Other, marker)
+    assert other is not None
+    value = other('{"a":{"b":[{}]}}')
+    assert type(value) is Other and type(value["a"]) is Other and type(value["a"]["b"][0]) is Other
+    assert other("NaN") is marker
+    assert type(parse('{"a":{}}')) is Object and type(parse('{"a":{}}')["a"]) is Object
+    assert parse("NaN") is UNPARSED
