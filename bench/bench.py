@@ -11,7 +11,8 @@ the figures of the tables in bench/results.md are read instead).
 Settings (environment): BENCH_N (deltas of the throughput streams, one per endpoint, default
 100000), BENCH_ROUNDS (repetitions of the fast consumers, default 7), BENCH_SDK_ROUNDS
 (repetitions of the official SDK, default 3, at most BENCH_ROUNDS), BENCH_LATENCY_N (default
-2000), BENCH_SCALE (streams, default 1000), BENCH_SCALE_EVENTS (default 1000).
+2000), BENCH_LATENCY_ROUNDS (default 5: the medians of the latency runs move by several us
+from run to run, the floor's too), BENCH_SCALE (streams, default 1000), BENCH_SCALE_EVENTS (default 1000).
 """
 
 import datetime
@@ -41,7 +42,7 @@ N = int(os.environ.get("BENCH_N", "100000"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "7"))
 SDK_ROUNDS = max(1, min(ROUNDS, int(os.environ.get("BENCH_SDK_ROUNDS", "3"))))
 LATENCY_N = int(os.environ.get("BENCH_LATENCY_N", "2000"))
-LATENCY_ROUNDS = 3
+LATENCY_ROUNDS = int(os.environ.get("BENCH_LATENCY_ROUNDS", "5"))
 SCALE = int(os.environ.get("BENCH_SCALE", "1000"))
 SCALE_EVENTS = int(os.environ.get("BENCH_SCALE_EVENTS", "1000"))
 MEMORY_SMALL, MEMORY_LARGE = 10_000, 1_000_000
