@@ -1923,7 +1923,9 @@ void oairun_tool_outputs_free(oairun_tool_outputs *outputs);
  * builtin function of one `str` argument that parses it as JSON: the value
  * `json.loads(text, object_hook=api->object_class)` gives, or `api->unparsed` for a text it
  * leaves to `json` (see src/ffi/python.rs). Returns NULL, setting no Python error, when
- * `api` is NULL, of another size, or lacks a function or object.
+ * `api` is NULL, of another size, or lacks a function or object, and NULL with the Python
+ * error set when one of the CPython calls it makes fails (`PyType_GetSlot` on a class that
+ * is not a heap type; memory).
  */
 void *oairun_py_parser(const oairun_py_api *api);
 

@@ -11,8 +11,9 @@
 //! [`MAX_DEPTH`], text that is not JSON) gives back the binding's "unparsed" marker, and the
 //! binding then asks `json` itself, for its result or its error.
 //!
-//! Every function here runs with the GIL held: the binding calls them through a `PyDLL`
-//! handle, and the parser is called as a builtin function.
+//! Every function here runs as CPython runs an extension's code, with the GIL held (where the
+//! interpreter has one): the binding calls them through a `PyDLL` handle, and the parser is
+//! called as a builtin function.
 
 use std::borrow::Cow;
 use std::cell::Cell;
@@ -176,7 +177,9 @@ static PARSE: SyncMethodDef = SyncMethodDef(MethodDef {
 /// builtin function of one `str` argument that parses it as JSON: the value
 /// `json.loads(text, object_hook=api->object_class)` gives, or `api->unparsed` for a text it
 /// leaves to `json` (see src/ffi/python.rs). Returns NULL, setting no Python error, when
-/// `api` is NULL, of another size, or lacks a function or object.
+/// `api` is NULL, of another size, or lacks a function or object, and NULL with the Python
+/// error set when one of the CPython calls it makes fails (`PyType_GetSlot` on a class that
+/// is not a heap type; memory).
 #[no_mangle]
 pub unsafe extern "C" fn oairun_py_parser(api: *const oairun_py_api) -> *mut c_void {
     guard(|| {
