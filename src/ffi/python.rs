@@ -540,15 +540,26 @@ impl<'a> Parser<'a> {
                 return Err(Stop::Python);
             }
             drop(item);
-            self.at = json::ws(self.bytes, self.at);
-            match self.bytes.get(self.at) {
-                Some(b',') => self.at = json::ws(self.bytes, self.at + 1),
-                Some(b']') => {
-                    self.at += 1;
-                    return Ok(list);
-                }
-                _ => return Err(Stop::Unsupported),
+            if self.closed_after_member(b']')? {
+                return Ok(list);
             }
+        }
+    }
+
+    /// After an array's item or an object's member: a comma (and the whitespace after it),
+    /// false; or the closing bracket `close`, true.
+    fn closed_after_member(&mut self, close: u8) -> Result<bool, Stop> {
+        self.at = json::ws(self.bytes, self.at);
+        match self.bytes.get(self.at) {
+            Some(b',') => {
+                self.at = json::ws(self.bytes, self.at + 1);
+                Ok(false)
+            }
+            Some(&b) if b == close => {
+                self.at += 1;
+                Ok(true)
+            }
+            _ => Err(Stop::Unsupported),
         }
     }
 
@@ -584,14 +595,8 @@ impl<'a> Parser<'a> {
                 return Err(Stop::Python);
             }
             drop((key, value));
-            self.at = json::ws(self.bytes, self.at);
-            match self.bytes.get(self.at) {
-                Some(b',') => self.at = json::ws(self.bytes, self.at + 1),
-                Some(b'}') => {
-                    self.at += 1;
-                    return Ok(object);
-                }
-                _ => return Err(Stop::Unsupported),
+            if self.closed_after_member(b'}')? {
+                return Ok(object);
             }
         }
     }
