@@ -346,6 +346,8 @@ def json_parser(object_class: type, unparsed: object) -> Optional[Callable[[str]
     except Exception:  # noqa: BLE001 - a missing function, a refusal: json parses everything
         return None
     return parser if callable(parser) else None
+
+
 _declare("oairun_error_status", c_int, c_void_p)
 _declare("oairun_error_message", c_char_p, c_void_p)
 _declare("oairun_error_http_status", c_uint16, c_void_p)
