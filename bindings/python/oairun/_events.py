@@ -80,37 +80,32 @@ class Event:
         if data is not _UNPARSED:
             return data
         raw = self.raw
-        if _parse is not None:
-            data = _parse(raw)
-            if data is not _UNPARSED:
-                if type(data) is not Object:
-                    if type(data) is list:
-                        data = ObjectList(data)
-                elif "response" in data:  # (the data of response.created, .completed...)
-                    data = promote(data)
+        # The library's parser; what it leaves, json's scanner, called directly (loads(raw),
+        # inlined: this runs for every event whose data is read).
+        data = _UNPARSED if _parse is None else _parse(raw)
+        if data is _UNPARSED:
+            try:
+                data, end = scan(raw, 0)
+            except (StopIteration, ValueError):
+                end = -1
+            if end != len(raw):
+                if raw == "[DONE]" and self.event == "done":
+                    data = raw
+                else:
+                    try:
+                        data = loads(raw)
+                    except ValueError as exc:
+                        raise ProtocolError(
+                            f"the data of event {self.event!r} is not JSON: {exc}",
+                            status=_ffi.PROTOCOL,
+                        ) from exc
                 self._data = data
                 return data
-        # loads(raw), inlined: this runs for every event whose data is read.
-        try:
-            data, end = scan(raw, 0)
-        except (StopIteration, ValueError):
-            end = -1
-        if end == len(raw):
-            if type(data) is not Object:
-                if type(data) is list:
-                    data = ObjectList(data)
-            elif "response" in data:  # (the data of response.created, .completed...)
-                data = promote(data)
-        elif raw == "[DONE]" and self.event == "done":
-            data = raw
-        else:
-            try:
-                data = loads(raw)
-            except ValueError as exc:
-                raise ProtocolError(
-                    f"the data of event {self.event!r} is not JSON: {exc}",
-                    status=_ffi.PROTOCOL,
-                ) from exc
+        if type(data) is not Object:
+            if type(data) is list:
+                data = ObjectList(data)
+        elif "response" in data:  # (the data of response.created, .completed...)
+            data = promote(data)
         self._data = data
         return data
 
