@@ -359,6 +359,14 @@ impl Api {
         object
     }
 
+    /// A new reference to `object`, owned by the parse.
+    fn held(&self, object: Py) -> Owned<'_> {
+        Owned {
+            api: self,
+            object: self.new_ref(object),
+        }
+    }
+
     /// A new reference from a CPython call: `Stop::Python` (the error is set) when NULL.
     fn owned(&self, object: Py) -> Result<Owned<'_>, Stop> {
         if object.is_null() {
@@ -382,10 +390,7 @@ impl Api {
             .get(text)
             .copied();
         if let Some(object) = known {
-            return Ok(Owned {
-                api: self,
-                object: self.new_ref(object),
-            });
+            return Ok(self.held(object));
         }
         let key = self.str(text)?;
         let mut keys = self.keys.lock().unwrap_or_else(PoisonError::into_inner);
@@ -471,10 +476,7 @@ impl<'a> Parser<'a> {
 
     fn literal(&mut self, word: &[u8], object: Py) -> Result<Owned<'a>, Stop> {
         self.at = json::literal_at(self.bytes, self.at, word).ok_or(Stop::Unsupported)?;
-        Ok(Owned {
-            api: self.api,
-            object: self.api.new_ref(object),
-        })
+        Ok(self.api.held(object))
     }
 
     /// The string whose opening quote is at `self.at`.
