@@ -5,8 +5,10 @@ Runs every measurement of issue 5 (and the Responses stream of issue 9) and of i
 several times, each in a fresh process, prints a table of medians, ratios and targets (issue
 12's first, each with its verdict), and writes it to bench/results.md and into README.md's
 Performance section (between its markers). The figures also go to bench/results.json, which
-the next run reads to flag every figure that got worse by more than 10% (when there is none,
-the figures of the tables in bench/results.md are read instead).
+the next run reads to show every figure that moved by more than 10% (when there is none, the
+figures of the tables in bench/results.md are read instead). Item 6's verdict ("no existing
+figure worse by more than 10%") compares instead with the code as issue 12 found it, which
+bench/run builds (BENCH_BASELINE) and this driver measures in the same run, interleaved.
 
 Settings (environment): BENCH_N (deltas of the throughput streams, one per endpoint, default
 100000), BENCH_ROUNDS (repetitions of the fast consumers, default 7), BENCH_SDK_ROUNDS
@@ -67,6 +69,19 @@ CERT_ENV = {k: os.environ.pop(k) for k in CERT_VARIABLES if k in os.environ}
 
 BASE_URL = os.environ["OPENAI_BASE_URL"]
 API_KEY = os.environ["OPENAI_API_KEY"]
+
+# Item 6's baseline: the code as issue 12 found it, which bench/run builds in
+# target/bench-baseline/ (BENCH_BASELINE); its library, C consumer and Python binding are
+# measured in this run, interleaved with today's, so that "worse" compares the two under the
+# same load instead of with a run made at another time. None when bench/run could not build it.
+BASELINE = os.environ.get("BENCH_BASELINE_DIR") or None
+BASELINE_COMMIT = os.environ.get("BENCH_BASELINE_COMMIT", "")
+if BASELINE:
+    BASELINE_BIN = os.path.join(BASELINE, "bench")
+    BASELINE_LIB = os.path.join(BASELINE, "target", "release", "liboairun.so")
+    # Today's consume.py (the same program then: bench/py has not changed) with its binding.
+    BASELINE_PY_ENV = dict(os.environ, OAIRUN_LIBRARY=BASELINE_LIB,
+                           PYTHONPATH=os.path.join(BASELINE, "src", "bindings", "python"))
 
 
 def log(message):
@@ -147,6 +162,21 @@ def py_stream(client, mode, n, endpoint="assistants"):
                     f"Python {client} {mode} {n} {endpoint}")
 
 
+def baseline_c_stream(mode, n, endpoint="assistants"):
+    """The baseline's own C consumer (callback API: it has no other)."""
+    return run_json([os.path.join(BASELINE_BIN, "stream_consume"), mode, str(n), endpoint],
+                    f"baseline C consumer {mode} {n} {endpoint}")
+
+
+def baseline_py_stream(mode, n, endpoint="assistants"):
+    return run_json([sys.executable, CONSUME_PY, "oairun", mode, str(n), endpoint],
+                    f"baseline Python oairun {mode} {n} {endpoint}", env=BASELINE_PY_ENV)
+
+
+# The prefix of the baseline's runs among today's, until split_baseline moves them out.
+BASE = "baseline:"
+
+
 def median(results, key):
     return statistics.median(r[key] for r in results)
 
@@ -175,6 +205,12 @@ def throughput():
     # so that the two APIs compare with the same text extraction.
     consumers["assistants"]["c_pull_own"] = (
         ROUNDS, lambda: c_stream("throughput", N, "assistants", "pull", "own"))
+    if BASELINE:
+        for endpoint in ENDPOINTS:
+            consumers[endpoint][BASE + "c_callback"] = (
+                ROUNDS, lambda e=endpoint: baseline_c_stream("throughput", N, e))
+            consumers[endpoint][BASE + "python"] = (
+                ROUNDS, lambda e=endpoint: baseline_py_stream("throughput", N, e))
     runs = {endpoint: {name: [] for name in consumers[endpoint]} for endpoint in ENDPOINTS}
     # Rounds interleave the consumers and the endpoints, so a burst of load elsewhere on the
     # machine spreads over all of them instead of landing on one.
@@ -192,6 +228,8 @@ def throughput():
 
 def latency():
     runs = {"floor": [], "c_callback": [], "c_pull": [], "python": [], "sdk": []}
+    if BASELINE:
+        runs.update({BASE + "c_callback": [], BASE + "python": []})
     for round_ in range(LATENCY_ROUNDS):
         runs["floor"].append(run_json([os.path.join(BIN, "latency_floor"), str(LATENCY_N)],
                                       "latency floor"))
@@ -199,6 +237,9 @@ def latency():
             runs[key].append(c_stream("latency", LATENCY_N, "assistants", api))
         runs["python"].append(py_stream("oairun", "latency", LATENCY_N))
         runs["sdk"].append(py_stream("openai", "latency", LATENCY_N))
+        if BASELINE:
+            runs[BASE + "c_callback"].append(baseline_c_stream("latency", LATENCY_N))
+            runs[BASE + "python"].append(baseline_py_stream("latency", LATENCY_N))
         log(f"latency round {round_ + 1}: " + ", ".join(
             f"{k} p50 {v[-1]['p50_us']:.0f} us p99 {v[-1]['p99_us']:.0f} us" for k, v in runs.items()))
     return runs
@@ -206,23 +247,31 @@ def latency():
 
 def memory():
     """{api: {events: [run, ...]}} for the C consumer's callback and pull forms."""
-    runs = {api: {MEMORY_SMALL: [], MEMORY_LARGE: []} for _, api in C_APIS}
+    apis = [(api, lambda n, a=api: c_stream("memory", n, "assistants", a)) for _, api in C_APIS]
+    if BASELINE:
+        apis.append((BASE + "callback", lambda n: baseline_c_stream("memory", n)))
+    runs = {api: {MEMORY_SMALL: [], MEMORY_LARGE: []} for api, _ in apis}
     for round_ in range(MEMORY_ROUNDS):
-        for _, api in C_APIS:
+        for api, measure in apis:
             for n in runs[api]:
-                runs[api][n].append(c_stream("memory", n, "assistants", api))
+                runs[api][n].append(measure(n))
                 log(f"memory round {round_ + 1}: {api} {n} events, max RSS "
                     f"{runs[api][n][-1]['peak_rss_kib']} KiB")
     return runs
 
 
 def scale():
-    runs = []
+    """[run, ...], and the baseline's (empty without one), interleaved."""
+    runs, baseline = [], []
     for round_ in range(3):
         result = run_json([os.path.join(BIN, "scale"), str(SCALE), str(SCALE_EVENTS)], "scale")
         runs.append(result)
         log(f"scale round {round_ + 1}: {result}")
-    return runs
+        if BASELINE:
+            baseline.append(run_json([os.path.join(BASELINE_BIN, "scale"), str(SCALE),
+                                      str(SCALE_EVENTS)], "baseline scale"))
+            log(f"scale round {round_ + 1}, baseline: {baseline[-1]}")
+    return runs, baseline
 
 
 def startup():
@@ -231,17 +280,45 @@ def startup():
     stripped = os.path.join(BIN, "liboairun.stripped.so")
     subprocess.run(["strip", "-o", stripped, LIB], check=True)
     cert_env = CERT_ENV
-    runs, runs_cert_env = [], []
+    runs, runs_cert_env, baseline = [], [], []
+    if BASELINE:
+        base_stripped = os.path.join(BASELINE_BIN, "liboairun.stripped.so")
+        subprocess.run(["strip", "-o", base_stripped, BASELINE_LIB], check=True)
     for _ in range(ROUNDS * 2 + 1):
         runs.append(run_json([os.path.join(BIN, "startup"), stripped], "startup"))
         if cert_env:
             runs_cert_env.append(run_json([os.path.join(BIN, "startup"), stripped],
                                           f"startup with {', '.join(cert_env)}",
                                           env=dict(os.environ, **cert_env)))
+        if BASELINE:
+            baseline.append(run_json([os.path.join(BASELINE_BIN, "startup"), base_stripped],
+                                     "baseline startup"))
     log(f"startup: {runs[-1]}" + (f"; with {', '.join(cert_env)}: {runs_cert_env[-1]}"
-                                   if cert_env else ""))
-    return {"runs": runs, "runs_cert_env": runs_cert_env, "cert_env": cert_env,
-            "stripped_bytes": os.path.getsize(stripped), "unstripped_bytes": os.path.getsize(LIB)}
+                                   if cert_env else "")
+        + (f"; baseline: {baseline[-1]}" if baseline else ""))
+    result = {"runs": runs, "runs_cert_env": runs_cert_env, "cert_env": cert_env,
+              "stripped_bytes": os.path.getsize(stripped), "unstripped_bytes": os.path.getsize(LIB)}
+    if BASELINE:
+        result[BASE] = {"runs": baseline, "runs_cert_env": [], "cert_env": {},
+                        "stripped_bytes": os.path.getsize(base_stripped),
+                        "unstripped_bytes": os.path.getsize(BASELINE_LIB)}
+    return result
+
+
+def split_baseline(res):
+    """Moves the baseline's runs out of a run's results into results of the same shape (None
+    without a baseline), which `figures` reads as it reads today's."""
+    base = {"throughput": {}, "latency": {}, "memory": {}, "scale": res.pop("scale_baseline"),
+            "startup": res["startup"].pop(BASE, None)}
+
+    def take(runs):
+        return {k[len(BASE):]: runs.pop(k) for k in list(runs) if k.startswith(BASE)}
+
+    for endpoint, runs in res["throughput"].items():
+        base["throughput"][endpoint] = take(runs)
+    base["latency"] = take(res["latency"])
+    base["memory"] = take(res["memory"])
+    return base if base["startup"] is not None else None
 
 
 # --- Figures: the measurements compared from run to run ------------------------------------
@@ -470,7 +547,7 @@ THROUGHPUT_ENDPOINTS = {
 }
 
 
-def table(res, figs, compared, worse, previous):
+def table(res, figs, compared, worse, previous, against_base):
     t, lat, mem, sc, st = (res[k] for k in ("throughput", "latency", "memory", "scale", "startup"))
     rows = []
     summary = []  # issue 12's items: (item, measure, figure, target, verdict)
@@ -725,6 +802,43 @@ def table(res, figs, compared, worse, previous):
                         f"< {STARTUP_MS} ms", verdict(total_env < STARTUP_MS)))
     rows.append("")
 
+    # Against the baseline: item 6.
+    limit = f"{WORSE_LIMIT:.0%}"
+    if against_base:
+        base_rows, base_worse, base_figs = against_base
+        short = BASELINE_COMMIT[:7]
+        rows.append(f"### Item 6: today's figures against the code as issue 12 found it "
+                    f"(`{short}`), measured in this run")
+        rows.append("")
+        rows.append(f"Commit `{short}`'s library, C consumer (its `stream_consume.c`, callback "
+                    f"API) and Python binding, built by `bench/run` in `target/bench-baseline/`, "
+                    f"measured as the tables above measure today's, each of its processes run "
+                    f"beside today's same measurement (same rounds, same server), so that load "
+                    f"on this shared machine falls on both. Every figure both give is compared; "
+                    f"\"worse\" means higher (every figure here is better lower). curl, the SDK "
+                    f"and the recv() floor are the same programs for both and are not compared; "
+                    f"the pull consumers did not exist then.")
+        rows.append("")
+        row("figure", f"`{short}`", "now", "change", "")
+        row(*["---"] * 5)
+        for key, fig, old, change, note in base_rows:
+            fmt = UNITS[fig["unit"]]
+            row(fig["label"], fmt(old), fmt(fig["value"]),
+                f"{change:+.0%}" if change is not None else "—", note)
+        rows.append("")
+        names = "; ".join(f"{figs[k]['label']} {UNITS[figs[k]['unit']](base_figs[k]['value'])} → "
+                          f"{UNITS[figs[k]['unit']](figs[k]['value'])}" for k in base_worse)
+        summary.append(("6", f"no existing figure worse by more than {limit} than the code's "
+                        f"as the issue found it (`{short}`, measured in this run, interleaved)",
+                        f"{len(base_worse)} of {len(base_rows)} compared worse by > {limit}"
+                        + (f": {names}" if base_worse else ""),
+                        f"none worse by > {limit}", verdict(not base_worse)))
+    else:
+        summary.append(("6", f"no existing figure worse by more than {limit} than the code's "
+                        "as the issue found it", "not measured: bench/run built no baseline "
+                        "(BENCH_BASELINE=none, or a checkout without history)",
+                        f"none worse by > {limit}", "**not measured**"))
+
     # Against the previous run.
     if previous:
         meta = previous["run"]
@@ -734,7 +848,6 @@ def table(res, figs, compared, worse, previous):
         source = f"the run of {when} UTC{load}, read from {meta.get('source', '?')}"
     else:
         source = "none (no bench/results.json or bench/results.md could be read)"
-    compared_count = sum(1 for r in compared if r[3] is not None)
     rows.append(f"### Against the previous run: {source}")
     rows.append("")
     rows.append(f"Every primary figure of the tables above (medians; not the ratios derived from "
@@ -742,7 +855,8 @@ def table(res, figs, compared, worse, previous):
                 f"\"worse\" means higher (every figure here is better lower). **Caveat:** on this "
                 f"2-core VM, shared with other jobs, the same code's figures move by tens of "
                 f"percent from run to run (compare the load averages), so a flag here says "
-                f"\"look again\", not \"regressed\"; figures only this run has are marked new.")
+                f"\"look again\", not \"regressed\"; figures only this run has are marked new. "
+                f"Item 6's verdict is the table above's, measured in one run.")
     rows.append("")
     row("figure", "previous", "now", "change", "")
     row(*["---"] * 5)
@@ -751,20 +865,6 @@ def table(res, figs, compared, worse, previous):
         row(fig["label"], fmt(old) if old is not None else "—", fmt(fig["value"]),
             f"{change:+.0%}" if change is not None else "—", note)
     rows.append("")
-    if compared_count == 0:
-        summary.append(("6", "no existing figure worse than the previous run's by more than "
-                        f"{WORSE_LIMIT:.0%}", "nothing compared", f"none worse by > {WORSE_LIMIT:.0%}",
-                        "— (no previous figures with the same settings)"))
-    else:
-        names = ", ".join(figs[k]["label"] for k in worse)
-        summary.append(("6", "no existing figure worse than the previous run's by more than "
-                        f"{WORSE_LIMIT:.0%} (figures move by tens of % between runs here: see "
-                        "the last table)",
-                        f"{len(worse)} of {compared_count} compared worse by > {WORSE_LIMIT:.0%}"
-                        + (f": {names}" if worse else ""),
-                        f"none worse by > {WORSE_LIMIT:.0%}",
-                        verdict(not worse, "noise or regression: re-run to tell" if worse else "")))
-
     head = ["### Issue 12: each target and its verdict", "",
             "Details, and issue 5's targets, in the tables below.", ""]
     head.append("| item | measure | figure | target | verdict |")
@@ -817,12 +917,19 @@ def main():
         f"previous figures: {previous['run']['source'] if previous else 'none'}")
     for endpoint in ENDPOINTS:
         curl_once(1000, endpoint)  # warm the server and the page cache
-    res = {"throughput": throughput(), "latency": latency(), "memory": memory(),
-           "scale": scale(), "startup": startup()}
+    res = {"throughput": throughput(), "latency": latency(), "memory": memory()}
+    res["scale"], res["scale_baseline"] = scale()
+    res["startup"] = startup()
     load_after = os.getloadavg()
+    base = split_baseline(res)
     figs = figures(res)
     compared, worse = compare(figs, previous)
-    body = table(res, figs, compared, worse, previous)
+    against_base = None
+    if base:
+        base_figs = figures(base)
+        rows, base_worse = compare(figs, {"figures": base_figs})
+        against_base = ([r for r in rows if r[2] is not None], base_worse, base_figs)
+    body = table(res, figs, compared, worse, previous, against_base)
     header = (f"Run on {started:%Y-%m-%d %H:%M} UTC with `bench/run`: {machine()}. "
               f"Load average before/after: {load_before[0]:.2f} / {load_after[0]:.2f}. "
               f"Each figure is a median over fresh processes, run without `SSL_CERT_FILE` and "
@@ -840,16 +947,23 @@ def main():
                    "figures": figs}, f, indent=1, ensure_ascii=False)
         f.write("\n")
     raw = os.path.join(BIN, "raw.json")
+
+    def raw_runs(r):
+        return {"throughput": r["throughput"], "latency": r["latency"],
+                "memory": {api: {str(n): v for n, v in by_n.items()}
+                           for api, by_n in r["memory"].items()},
+                "scale": r["scale"], "startup": r["startup"]}
+
     with open(raw, "w") as f:
-        json.dump({"settings": settings, "throughput": res["throughput"], "latency": res["latency"],
-                   "memory": {api: {str(n): v for n, v in by_n.items()}
-                              for api, by_n in res["memory"].items()},
-                   "scale": res["scale"], "startup": res["startup"]}, f, indent=1)
+        json.dump({"settings": settings, **raw_runs(res),
+                   "baseline": ({"commit": BASELINE_COMMIT, **raw_runs(base)} if base else None)},
+                  f, indent=1)
     update_readme(f"{header}\n\n{body}")
     print(text)
     log(f"bench: wrote {os.path.relpath(RESULTS, ROOT)}, {os.path.relpath(RESULTS_JSON, ROOT)} "
         f"and README.md's table (raw runs: {os.path.relpath(raw, ROOT)}); "
-        f"{len(worse)} figure(s) worse than the previous run's by more than {WORSE_LIMIT:.0%}")
+        f"{len(worse)} figure(s) worse than the previous run's by more than {WORSE_LIMIT:.0%}, "
+        + (f"{len(against_base[1])} worse than the baseline's" if against_base else "no baseline"))
 
 
 if __name__ == "__main__":
