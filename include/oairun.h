@@ -791,6 +791,38 @@ typedef struct {
    * What the parser returns for a text it leaves to `json`.
    */
   Py unparsed;
+  /**
+   * `PyList_SetItem` and `PyCFunction_GetSelf`, for [`oairun_py_events`].
+   */
+  int (*list_set_item)(Py,
+                       ptrdiff_t,
+                       Py);
+  Py (*cfunction_get_self)(Py);
+  /**
+   * The class every event becomes in [`oairun_py_events`] (NULL: the parser makes no
+   * events): a heap type whose instances have four object slots, `event`, `raw`, `id` and
+   * `_data`, and no `__dict__`; each event is made with its `tp_alloc` and its slots filled
+   * (name, data, id or `None`, `unparsed`).
+   */
+  Py event_class;
+  /**
+   * `event_class.__basicsize__`.
+   */
+  size_t event_size;
+  /**
+   * An instance of `event_class` whose four slots hold the four objects that follow, in
+   * that order: where each is found in its memory is where that slot lies (each must be
+   * found once, at an aligned place past the object header, or no events are made).
+   */
+  Py event_probe;
+  Py probe_event;
+  Py probe_raw;
+  Py probe_id;
+  Py probe_data;
+  /**
+   * The first item of every list [`oairun_py_events`] returns.
+   */
+  Py stop;
 } oairun_py_api;
 
 #ifdef __cplusplus
@@ -1938,6 +1970,26 @@ void *oairun_py_parser(const oairun_py_api *api);
  */
 void *oairun_py_parse(void *own,
                       void *text);
+
+/**
+ * For the Python binding only (it calls this through `ctypes.PyDLL`, holding the GIL); not
+ * for C programs. Makes the `count` events lent in `events` (by `oairun_reader_next_batch`)
+ * into objects of the event class of `parser`'s table, each with its name, its data and its
+ * id (or `None`) as `str`, and its `_data` slot the unparsed marker; returns a new reference
+ * to a list of `count + 1` items: the table's `stop` object, then the events in reverse
+ * order, so that popping from the list's end gives them in the stream's order (the binding
+ * iterates with `iter(list.pop, stop)`, and the list holds no event once given).
+ *
+ * `parser` is a function `oairun_py_parser` made, from a table with an event class. Returns
+ * NULL when it is not (with the Python error that `PyCFunction_GetSelf` or `PyLong_AsVoidPtr`
+ * set on finding so, or none), when `events` is NULL while `count` is not 0, or when some
+ * `events[i]` is NULL (no error set); NULL with the Python error set when an object cannot be
+ * made (memory). The binding declares it returning `c_void_p`, not `py_object`: ctypes (3.11)
+ * crashes on a `py_object` NULL without an error set.
+ */
+void *oairun_py_events(void *parser,
+                       const oairun_event *const *events,
+                       size_t count);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -32,6 +32,7 @@ mod tool_loop;
 mod tool_outputs;
 // Last: for the Python binding only.
 mod python;
+mod python_events;
 
 pub use client::*;
 pub use error::*;
@@ -39,6 +40,7 @@ pub use event::*;
 pub use log::*;
 pub use options::*;
 pub use python::*;
+pub use python_events::*;
 pub use reader::*;
 pub use response_request::*;
 pub use responses::*;

@@ -24,11 +24,12 @@ use std::ptr;
 use std::sync::atomic::{AtomicPtr, Ordering};
 use std::sync::{Mutex, PoisonError};
 
+use super::python_events::EventMaker;
 use super::{guard, PanicDefault};
 use crate::json;
 
 /// A `PyObject *`.
-type Py = *mut c_void;
+pub(super) type Py = *mut c_void;
 
 /// The CPython functions and objects the Python binding lends to [`oairun_py_parser`]: each
 /// function pointer is the running interpreter's own (`ctypes.pythonapi`), each object a
@@ -79,29 +80,51 @@ pub struct oairun_py_api {
     pub object_class: Py,
     /// What the parser returns for a text it leaves to `json`.
     pub unparsed: Py,
+    /// `PyList_SetItem` and `PyCFunction_GetSelf`, for [`oairun_py_events`].
+    pub list_set_item: Option<unsafe extern "C" fn(Py, isize, Py) -> c_int>,
+    pub cfunction_get_self: Option<unsafe extern "C" fn(Py) -> Py>,
+    /// The class every event becomes in [`oairun_py_events`] (NULL: the parser makes no
+    /// events): a heap type whose instances have four object slots, `event`, `raw`, `id` and
+    /// `_data`, and no `__dict__`; each event is made with its `tp_alloc` and its slots filled
+    /// (name, data, id or `None`, `unparsed`).
+    pub event_class: Py,
+    /// `event_class.__basicsize__`.
+    pub event_size: usize,
+    /// An instance of `event_class` whose four slots hold the four objects that follow, in
+    /// that order: where each is found in its memory is where that slot lies (each must be
+    /// found once, at an aligned place past the object header, or no events are made).
+    pub event_probe: Py,
+    pub probe_event: Py,
+    pub probe_raw: Py,
+    pub probe_id: Py,
+    pub probe_data: Py,
+    /// The first item of every list [`oairun_py_events`] returns.
+    pub stop: Py,
 }
 
 /// The same table, every function present.
-struct Api {
+pub(super) struct Api {
     /// The object class's `tp_new` (`dict`'s), called with `no_args`.
     object_new: unsafe extern "C" fn(Py, Py, Py) -> Py,
     /// An empty tuple.
     no_args: Py,
     dict_set_item: unsafe extern "C" fn(Py, Py, Py) -> c_int,
-    list_new: unsafe extern "C" fn(isize) -> Py,
+    pub(super) list_new: unsafe extern "C" fn(isize) -> Py,
     list_append: unsafe extern "C" fn(Py, Py) -> c_int,
     unicode_decode_utf8: unsafe extern "C" fn(*const c_char, isize, *const c_char) -> Py,
     unicode_as_utf8_and_size: unsafe extern "C" fn(Py, *mut isize) -> *const c_char,
     long_from_long_long: unsafe extern "C" fn(i64) -> Py,
     float_from_double: unsafe extern "C" fn(f64) -> Py,
-    incref: unsafe extern "C" fn(Py),
-    decref: unsafe extern "C" fn(Py),
+    pub(super) incref: unsafe extern "C" fn(Py),
+    pub(super) decref: unsafe extern "C" fn(Py),
     err_clear: unsafe extern "C" fn(),
-    none: Py,
+    pub(super) none: Py,
     true_: Py,
     false_: Py,
     object_class: Py,
-    unparsed: Py,
+    pub(super) unparsed: Py,
+    /// What makes events, when the table has an event class.
+    pub(super) events: Option<EventMaker>,
     /// Object keys already made, each with a reference of its own, never released: the same
     /// keys come in every event of a stream, and a key made once is neither decoded nor
     /// hashed again (a `str` keeps its hash). At most [`MAX_KEYS`] keys of at most
@@ -139,6 +162,13 @@ impl Hasher for Fnv {
 /// makes one parser per import of the binding, per interpreter), so that a parser never uses
 /// another interpreter's objects.
 static AS_VOID_PTR: AtomicPtr<c_void> = AtomicPtr::new(ptr::null_mut());
+
+/// `PyCFunction_GetSelf`, likewise: [`oairun_py_events`] finds a parser's table through it.
+static GET_SELF: AtomicPtr<c_void> = AtomicPtr::new(ptr::null_mut());
+
+/// The address of every table [`oairun_py_parser`] made: [`oairun_py_events`] uses a table
+/// only once it is found here.
+static TABLES: Mutex<Vec<usize>> = Mutex::new(Vec::new());
 
 thread_local! {
     /// The table of the parse running on this thread, for [`PyOut`]'s panic default.
@@ -194,6 +224,7 @@ pub unsafe extern "C" fn oairun_py_parser(api: *const oairun_py_api) -> *mut c_v
         ) else {
             return ParserOut(ptr::null_mut());
         };
+        let table_get_self = table.cfunction_get_self;
         let Some(api) = Api::of(table) else {
             return ParserOut(ptr::null_mut());
         };
@@ -207,14 +238,27 @@ pub unsafe extern "C" fn oairun_py_parser(api: *const oairun_py_api) -> *mut c_v
             // SAFETY: live objects, lent with the GIL held.
             unsafe { (api.incref)(object) };
         }
+        if let Some(events) = &api.events {
+            for object in events.objects() {
+                // SAFETY: live objects, lent with the GIL held.
+                unsafe { (api.incref)(object) };
+            }
+        }
         let decref = api.decref;
         let table = Box::into_raw(Box::new(api));
+        TABLES
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(table as usize);
         // SAFETY: the GIL held.
         let own = unsafe { from_void_ptr(table.cast()) };
         if own.is_null() {
             return ParserOut(ptr::null_mut()); // (its MemoryError is set)
         }
         AS_VOID_PTR.store(as_void_ptr as *mut c_void, Ordering::Release);
+        if let Some(get_self) = table_get_self {
+            GET_SELF.store(get_self as *mut c_void, Ordering::Release);
+        }
         let def = ptr::addr_of!(PARSE.0).cast_mut().cast::<c_void>();
         // SAFETY: a static PyMethodDef and a live self, which the function keeps a
         // reference to.
@@ -270,6 +314,38 @@ pub unsafe extern "C" fn oairun_py_parse(own: *mut c_void, text: *mut c_void) ->
         out
     })
     .0
+}
+
+/// The table of a parser [`oairun_py_parser`] made (a builtin function whose self holds its
+/// address), or None for any other object. Called with the GIL held.
+pub(super) fn table_of(parser: Py) -> Option<&'static Api> {
+    let get_self = GET_SELF.load(Ordering::Acquire);
+    let as_void_ptr = AS_VOID_PTR.load(Ordering::Acquire);
+    if parser.is_null() || get_self.is_null() || as_void_ptr.is_null() {
+        return None;
+    }
+    // SAFETY: PyCFunction_GetSelf and PyLong_AsVoidPtr, stored from a table.
+    let (get_self, as_void_ptr) = unsafe {
+        (
+            std::mem::transmute::<*mut c_void, unsafe extern "C" fn(Py) -> Py>(get_self),
+            std::mem::transmute::<*mut c_void, unsafe extern "C" fn(Py) -> *mut c_void>(
+                as_void_ptr,
+            ),
+        )
+    };
+    // SAFETY: a live object, the GIL held. Not a builtin function: NULL, an error set.
+    let own = unsafe { get_self(parser) };
+    if own.is_null() {
+        return None;
+    }
+    // SAFETY: a live object; not an int: -1 or NULL, an error set (cleared by the caller's
+    // outcome: the binding never passes anything but its parser).
+    let address = unsafe { as_void_ptr(own) } as usize;
+    let tables = TABLES.lock().unwrap_or_else(PoisonError::into_inner);
+    // SAFETY: a table oairun_py_parser made and leaked.
+    tables
+        .contains(&address)
+        .then(|| unsafe { &*(address as *const Api) })
 }
 
 /// What [`oairun_py_parser`] returns: after a panic, NULL (the binding then parses with
@@ -348,19 +424,21 @@ impl Api {
             false_: table.false_,
             object_class: table.object_class,
             unparsed: table.unparsed,
+            // SAFETY: the GIL held; the table's objects are live.
+            events: unsafe { EventMaker::of(table) },
             keys: Mutex::default(),
         })
     }
 
     /// `object`, with a new reference.
-    fn new_ref(&self, object: Py) -> Py {
+    pub(super) fn new_ref(&self, object: Py) -> Py {
         // SAFETY: a live object, the GIL held.
         unsafe { (self.incref)(object) };
         object
     }
 
     /// A new reference to `object`, owned by the parse.
-    fn held(&self, object: Py) -> Owned<'_> {
+    pub(super) fn held(&self, object: Py) -> Owned<'_> {
         Owned {
             api: self,
             object: self.new_ref(object),
@@ -368,7 +446,7 @@ impl Api {
     }
 
     /// A new reference from a CPython call: `Stop::Python` (the error is set) when NULL.
-    fn owned(&self, object: Py) -> Result<Owned<'_>, Stop> {
+    pub(super) fn owned(&self, object: Py) -> Result<Owned<'_>, Stop> {
         if object.is_null() {
             Err(Stop::Python)
         } else {
@@ -400,7 +478,7 @@ impl Api {
         Ok(key)
     }
 
-    fn str(&self, text: &str) -> Result<Owned<'_>, Stop> {
+    pub(super) fn str(&self, text: &str) -> Result<Owned<'_>, Stop> {
         // SAFETY: len bytes of UTF-8; a str's length fits isize.
         self.owned(unsafe {
             (self.unicode_decode_utf8)(
@@ -413,13 +491,13 @@ impl Api {
 }
 
 /// A new reference, released when dropped (the parse failed part-way) unless taken.
-struct Owned<'a> {
+pub(super) struct Owned<'a> {
     api: &'a Api,
-    object: Py,
+    pub(super) object: Py,
 }
 
 impl Owned<'_> {
-    fn into_raw(self) -> Py {
+    pub(super) fn into_raw(self) -> Py {
         let object = self.object;
         std::mem::forget(self);
         object
@@ -434,7 +512,7 @@ impl Drop for Owned<'_> {
 }
 
 /// Why a parse stopped.
-enum Stop {
+pub(super) enum Stop {
     /// The text is left to `json` (not JSON, or JSON this parser does not take).
     Unsupported,
     /// A CPython call failed; its error is set.

@@ -298,7 +298,7 @@ int main(void) {
 
     /* The Python binding's parser: no table, a table of another size, or one lacking its
      * functions is refused with NULL (nothing of CPython is called); with no table ever
-     * accepted, the parse function gives NULL, whatever its argument. */
+     * accepted, the parse and event functions give NULL, whatever their arguments. */
     {
         CHECK(oairun_py_parser(NULL) == NULL);
         oairun_py_api api;
@@ -309,6 +309,10 @@ int main(void) {
         int not_an_object = 0;
         CHECK(oairun_py_parse(NULL, NULL) == NULL);
         CHECK(oairun_py_parse(NULL, &not_an_object) == NULL);
+        /* Its event maker likewise: no parser, so no events, however many are said. */
+        CHECK(oairun_py_events(NULL, NULL, 0) == NULL);
+        CHECK(oairun_py_events(NULL, NULL, 3) == NULL);
+        CHECK(oairun_py_events(&not_an_object, NULL, 0) == NULL);
     }
 
     /* Free functions on NULL. */

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ctypes
+import itertools
 import json
 import math
 import threading
@@ -411,15 +412,19 @@ class Stream:
             # Nothing within WAIT_MS (OAIRUN_AGAIN): Python handles pending signals here.
 
     def __iter__(self) -> Iterator[Event]:
-        # A generator referred to only by the loop: leaving the loop early (break, an
-        # exception) closes it, and so cancels the stream even when the Stream itself is kept.
+        # Each event is given by C code alone (chain, then the batch's iterator), with no
+        # Python frame resumed per event. The generator of batches is referred to only by the
+        # chain, and the chain only by the loop: leaving the loop early (break, an exception)
+        # closes the generator, and so cancels the stream even when the Stream itself is kept.
+        return itertools.chain.from_iterable(self._batches())
+
+    def _batches(self) -> Iterator[Iterator[Event]]:
         finished = False
         try:
-            while True:
-                yield from self._it
-                if not self._refill():
-                    finished = True
-                    return
+            yield self._it
+            while self._refill():
+                yield self._it
+            finished = True
         finally:
             if not finished:
                 self.close()

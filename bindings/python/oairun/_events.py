@@ -47,9 +47,6 @@ class _Unparsed:
 
 _UNPARSED = _Unparsed()
 
-# The library's parser of event data (see _ffi.json_parser), or None where there is none: a
-# text it leaves (not JSON, or JSON it does not take) comes back as _UNPARSED.
-_parse = _ffi.json_parser(Object, _UNPARSED)
 
 class Event:
     """One server-sent event: ``.event`` (its name), ``.data`` (parsed), ``.raw``, ``.id``.
@@ -182,3 +179,20 @@ class Event:
 
     def __repr__(self) -> str:
         return f"Event(event={self.event!r}, raw={self.raw[:60]!r}{'...' if len(self.raw) > 60 else ''})"
+
+
+class _Stop:
+    """The first item of a batch's list of events (see _reader.Reader.take): popped last, it
+    ends the batch's iterator."""
+
+    __slots__ = ()
+
+
+STOP = _Stop()
+
+# The library's parser of event data (see _ffi.json_parser), or None where there is none: a
+# text it leaves (not JSON, or JSON it does not take) comes back as _UNPARSED.
+_parse = _ffi.json_parser(Object, _UNPARSED, Event, STOP)
+# The library's maker of a batch's events (see _ffi.events_maker), or None: the reader then
+# copies them and makes each here.
+make_events = _ffi.events_maker(_parse)

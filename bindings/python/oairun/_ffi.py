@@ -305,19 +305,29 @@ _declare(
 _declare("oairun_event_name", c_char_p, c_void_p, library=pylib)
 
 
+_PY_OBJECTS = ("none", "true_", "false_", "object_class", "unparsed")
+# The slots of the event class, in the order of the table's probe fields.
+EVENT_SLOTS = ("event", "raw", "id", "_data")
+
+
 class PyApi(ctypes.Structure):
     """``oairun_py_api``: the CPython functions and objects lent to ``oairun_py_parser``."""
 
-    _fields_ = [("size", c_size_t)] + [
-        (_field, c_void_p)
-        for _field in (
-            "dict_set_item", "list_new", "list_append", "unicode_decode_utf8",
-            "unicode_as_utf8_and_size", "long_from_long_long", "float_from_double", "incref",
-            "decref", "cfunction_new", "type_get_slot", "tuple_new", "err_clear",
-            "long_from_void_ptr", "long_as_void_ptr", "none", "true_", "false_", "object_class",
-            "unparsed",
-        )
-    ]
+    _fields_ = (
+        [("size", c_size_t)]
+        + [
+            (_field, c_void_p)
+            for _field in (
+                "dict_set_item", "list_new", "list_append", "unicode_decode_utf8",
+                "unicode_as_utf8_and_size", "long_from_long_long", "float_from_double", "incref",
+                "decref", "cfunction_new", "type_get_slot", "tuple_new", "err_clear",
+                "long_from_void_ptr", "long_as_void_ptr", *_PY_OBJECTS, "list_set_item",
+                "cfunction_get_self", "event_class",
+            )
+        ]
+        + [("event_size", c_size_t)]
+        + [(_field, c_void_p) for _field in ("event_probe", *(f"probe_{s.lstrip('_')}" for s in EVENT_SLOTS), "stop")]
+    )
 
 
 # The CPython function behind each of PyApi's function fields, in their order.
@@ -327,25 +337,81 @@ _PY_FUNCTIONS = (
     "Py_DecRef", "PyCFunction_NewEx", "PyType_GetSlot", "PyTuple_New", "PyErr_Clear",
     "PyLong_FromVoidPtr", "PyLong_AsVoidPtr",
 )
-_declare("oairun_py_parser", ctypes.py_object, POINTER(PyApi), library=pylib)
+# Both return a new reference, or NULL with or without a Python error set: declared with
+# c_void_p (an exception when one is set, else None or the address), not py_object, which on
+# NULL without an error crashes ctypes (3.11 decrefs the NULL). See owned().
+_declare("oairun_py_parser", c_void_p, POINTER(PyApi), library=pylib)
+_declare("oairun_py_events", c_void_p, ctypes.py_object, POINTER(c_void_p), c_size_t, library=pylib)
+_decref_py = ctypes.pythonapi.Py_DecRef
+_decref_py.restype, _decref_py.argtypes = None, [c_void_p]
 
 
-def json_parser(object_class: type, unparsed: object) -> Optional[Callable[[str], object]]:
+def owned(address: Optional[int]) -> object:
+    """The object a call returned a new reference to, at ``address``, taking that reference
+    over; ``ValueError`` for NULL (``None``): the call refused."""
+    if not address:
+        raise ValueError("refused by the library")
+    value = ctypes.cast(address, ctypes.py_object).value  # (a reference of its own)
+    _decref_py(address)
+    return value
+
+
+def json_parser(
+    object_class: type, unparsed: object, event_class: Optional[type] = None, stop: object = None
+) -> Optional[Callable[[str], object]]:
     """The library's parser of event data (``oairun_py_parser``, src/ffi/python.rs): a builtin
     function of one ``str`` giving what ``json.loads(text, object_hook=object_class)`` gives,
     or ``unparsed`` for a text it leaves to ``json``. ``None`` where it cannot be had: not
     CPython (the functions are CPython's own, lent through ``ctypes.pythonapi``), or a
-    function missing."""
+    function missing.
+
+    With ``event_class`` (a class with the slots ``EVENT_SLOTS`` and no ``__dict__``) and
+    ``stop``, :func:`events_maker` also makes that class's events with it."""
     if sys.implementation.name != "cpython":
         return None
     try:
         functions = [ctypes.cast(getattr(ctypes.pythonapi, name), c_void_p) for name in _PY_FUNCTIONS]
         objects = [c_void_p(id(o)) for o in (None, True, False, object_class, unparsed)]
-        table = PyApi(ctypes.sizeof(PyApi), *functions, *objects)
-        parser = pylib.oairun_py_parser(byref(table))  # (ValueError for NULL: refused)
+        events = [None, None, None, 0, None, None, None, None, None, None]
+        if event_class is not None:
+            # An event whose slots hold four objects of their own: where the library finds
+            # each in its memory is where that slot lies.
+            probe = event_class.__new__(event_class)
+            marks = [object() for _ in EVENT_SLOTS]
+            for slot, mark in zip(EVENT_SLOTS, marks):
+                setattr(probe, slot, mark)
+            events = [
+                ctypes.cast(ctypes.pythonapi.PyList_SetItem, c_void_p),
+                ctypes.cast(ctypes.pythonapi.PyCFunction_GetSelf, c_void_p),
+                c_void_p(id(event_class)),
+                event_class.__basicsize__,
+                c_void_p(id(probe)),
+                *(c_void_p(id(m)) for m in marks),
+                c_void_p(id(stop)),
+            ]
+        table = PyApi(ctypes.sizeof(PyApi), *functions, *objects, *events)
+        parser = owned(pylib.oairun_py_parser(byref(table)))  # (ValueError: refused)
     except Exception:  # noqa: BLE001 - a missing function, a refusal: json parses everything
         return None
     return parser if callable(parser) else None
+
+
+def events_maker(parser: Optional[Callable[[str], object]]) -> Optional[Callable[..., list]]:
+    """``oairun_py_events`` bound to ``parser`` (made by :func:`json_parser` with an event
+    class): a function of a reader's lent events (an array and a count) giving the list
+    ``[stop, event n, ..., event 1]``. ``None`` when that parser makes no events."""
+    if parser is None:
+        return None
+    make = pylib.oairun_py_events
+
+    def events(array: "ctypes.Array[c_void_p]", count: int) -> list:
+        return owned(make(parser, array, count))
+
+    try:
+        events(None, 0)  # ([stop]; ValueError: no event class)
+    except Exception:  # noqa: BLE001 - refused: the binding copies the events instead
+        return None
+    return events
 
 
 _declare("oairun_error_status", c_int, c_void_p)

@@ -1,5 +1,5 @@
 """Readers: a stream's events taken in batches from an ``oairun_reader`` (the library's pull
-API), copied into :class:`Event` objects. Both clients' iterators stand on this.
+API), made into :class:`Event` objects. Both clients' iterators stand on this.
 
 A reader opened with flags 0 reads the socket on the thread that calls
 ``oairun_reader_next_batch``, inside the call (ctypes releases the GIL meanwhile); one opened
@@ -12,10 +12,10 @@ from __future__ import annotations
 import ctypes
 import threading
 from ctypes import byref, c_char, c_int, c_size_t, c_void_p
-from typing import Iterable, Iterator, Optional, Tuple
+from typing import Iterable, Optional
 
 from . import _ffi
-from ._events import Event
+from ._events import STOP, Event, make_events
 from ._exceptions import from_error
 
 # Events taken per call at most: a network read rarely holds more.
@@ -30,6 +30,8 @@ _names = {}
 
 _lib = _ffi.lib
 _next_batch = _lib.oairun_reader_next_batch
+# The library's maker of a batch's events (``oairun_py_events``), or None: events_of then.
+_make = make_events
 _copy = _ffi.pylib.oairun_events_copy
 _name = _ffi.pylib.oairun_event_name
 _ABSENT = _ffi.ABSENT
@@ -63,24 +65,17 @@ class Copies:
         self.buffer = (c_char * capacity)()
 
 
-def events_of(array: "ctypes.Array[c_void_p]", count: int, copies: Copies) -> Tuple[list, Iterator[Event]]:
-    """Copies the ``count`` events lent in ``array`` (valid until the reader's next call), with
-    one ``oairun_events_copy`` into ``copies``; returns the batch's :class:`Event` objects as an
-    iterator, and a list that ends that iterator when it is cleared.
+def events_of(array: "ctypes.Array[c_void_p]", count: int, copies: Copies) -> list:
+    """What ``oairun_py_events`` gives, made here (where the library makes no events, as on
+    an interpreter other than CPython): the ``count`` events lent in ``array`` (valid until
+    the reader's next call) copied with one ``oairun_events_copy`` into ``copies``, as the
+    list ``[STOP, event n, ..., event 1]``.
 
     The buffer holds each event's data followed by a NUL, then its id and its name (only for
     an unknown kind) when it has them, so when no event has an id or an unknown kind and no
-    data holds a NUL, splitting the buffer at NUL gives exactly the data, one piece per event
-    (split as bytes, then each decoded: fewer instructions than decoding the whole batch once
-    and splitting the text, measured with callgrind); otherwise each string is taken by its
-    span.
-
-    On that first path each event is made only as the iterator gives it (``map``, in C), and
-    nothing else holds it: an event, and its data once parsed, is freed as soon as the
-    consumer lets go of it. Kept in a list until the whole batch had been iterated, the parsed
-    events of a batch were traversed again and again by Python's cyclic collector (about 7% of
-    the instructions of a loop reading each Assistants delta's data, measured with callgrind).
-    Everything the lent events are needed for (the names of kinds not seen yet) is read here."""
+    data holds a NUL, splitting the buffer at NUL gives exactly the data, one piece per event;
+    otherwise each string is taken by its span. Everything the lent events are needed for
+    (the names of kinds not seen yet) is read here."""
     status = _copy(array, count, copies.kinds, copies.spans, copies.buffer, copies.capacity, copies.needed, None)
     if status != _ffi.OK:
         if copies.needed.value > copies.capacity:  # a batch bigger than the buffer
@@ -97,9 +92,12 @@ def events_of(array: "ctypes.Array[c_void_p]", count: int, copies: Copies) -> Tu
         names = list(map(_names.get, kinds))
         if None in names:  # a kind not seen yet
             names = [_name_of(array[i], kind) if name is None else name for i, (name, kind) in enumerate(zip(names, kinds))]
-        return names, map(Event, names, map(bytes.decode, data))
-    events = [_event_at(array[i], kind, raw, span) for i, (kind, span) in enumerate(zip(kinds, copies.spans))]
-    return events, iter(events)
+        events = list(map(Event, names, map(bytes.decode, data)))
+    else:
+        events = [_event_at(array[i], kind, raw, span) for i, (kind, span) in enumerate(zip(kinds, copies.spans))]
+    events.append(STOP)
+    events.reverse()
+    return events
 
 
 def _event_at(event: int, kind: int, raw: bytes, span: _ffi.EventSpan) -> Event:
@@ -133,7 +131,7 @@ class Reader:
         self._array = (c_void_p * BATCH)()
         self._count = c_size_t(0)
         self._copies = Copies()
-        # The list that ends the last batch's iterator when cleared (see events_of).
+        # The last batch's events not given yet, after STOP (see take).
         self._batch: list = []
         # Set once the reader is freed (the connection dropped).
         self.freed = threading.Event()
@@ -155,11 +153,19 @@ class Reader:
 
     def take(self, timeout_ms: int) -> Optional[Iterable[Event]]:
         """The next events, waiting at most ``timeout_ms`` for the first: an iterator of at
-        least one event, made as it is iterated (see :func:`events_of`), which :meth:`cancel`
-        and :meth:`close` end, events not yet given included; ``[]`` when none came in time
-        (``OAIRUN_AGAIN``: the stream goes on); ``None`` once the stream has ended well or the
-        reader was closed. A failed stream raises its exception (after its last events were
-        given), the reader freed first."""
+        least one event, which :meth:`cancel` and :meth:`close` end, events not yet given
+        included; ``[]`` when none came in time (``OAIRUN_AGAIN``: the stream goes on);
+        ``None`` once the stream has ended well or the reader was closed. A failed stream
+        raises its exception (after its last events were given), the reader freed first.
+
+        The batch's events are made at once, by the library (``oairun_py_events``) or by
+        :func:`events_of`, into the list ``[STOP, event n, ..., event 1]``, and the iterator
+        pops them from its end (``iter(list.pop, STOP)``, in C): nothing of the binding holds
+        an event once given, so an event, and its data once parsed, is freed as soon as the
+        program lets go of it. Kept until the whole batch had been given, the parsed events
+        of a batch were traversed again and again by Python's cyclic collector (about 7% of
+        the instructions of a loop reading each Assistants delta's data, measured with
+        callgrind)."""
         with self._lock:
             ptr = self._ptr
             if ptr is None:  # (close() frees at once when no take is running)
@@ -173,7 +179,13 @@ class Reader:
             if status == _ffi.OK:
                 count = self._count.value
                 if count:
-                    self._batch, events = events_of(self._array, count, self._copies)
+                    make = _make
+                    if make is not None:
+                        batch = make(self._array, count)
+                    else:
+                        batch = events_of(self._array, count, self._copies)
+                    self._batch = batch
+                    events = iter(batch.pop, STOP)
                     ended = False
             elif status == _ffi.AGAIN:
                 events = []
@@ -199,7 +211,7 @@ class Reader:
         batch's iterator gives no more events."""
         with self._lock:
             self._closed = True
-            self._batch.clear()
+            del self._batch[1:]  # (STOP stays: the iterator ends)
             if self._ptr is not None:
                 _lib.oairun_reader_cancel(self._ptr)
 
@@ -208,7 +220,7 @@ class Reader:
         last batch's iterator gives no more events."""
         with self._lock:
             self._closed = True
-            self._batch.clear()
+            del self._batch[1:]
             ptr = self._ptr
             if ptr is None:
                 return

@@ -244,13 +244,19 @@ def serve_once(body: bytes):
     return f"http://127.0.0.1:{listener.getsockname()[1]}/v1", thread
 
 
+@pytest.mark.parametrize("maker", ["library", "binding"])
 @pytest.mark.parametrize("batch", [1, 3, 256])
-def test_batch_copy_handles_nul_unknown_kinds_and_ids(monkeypatch, batch):
-    """events_of's rarer path (each string taken by its span): data holding a NUL (copied by
-    its length, not cut at the NUL), kinds not in the table and an event without a name (their
-    names come with the copy and are never kept in the table), ids present, reset to empty and
-    absent, non-ASCII text; in batches of every size, so that both paths meet in one stream."""
+def test_batch_copy_handles_nul_unknown_kinds_and_ids(monkeypatch, batch, maker):
+    """Data holding a NUL (copied by its length, not cut at the NUL), kinds not in the table
+    and an event without a name (their names come with the event and are never kept), ids
+    present, reset to empty and absent, non-ASCII text; in batches of every size. Made by the
+    library (``oairun_py_events``) and by the binding (events_of, whose rarer path takes each
+    string by its span: both of its paths meet in one stream)."""
     monkeypatch.setattr(_reader, "BATCH", batch)
+    if maker == "binding":
+        monkeypatch.setattr(_reader, "_make", None)
+    elif _reader._make is None:
+        pytest.skip("no library maker where the interpreter is not CPython")
     base_url, thread = serve_once(ODD_BODY)
     with oairun.Client(api_key="sk-test", base_url=base_url, max_retries=0) as odd:
         copied = list(odd.submit_tool_outputs("r", thread_id="t", tool_outputs=OUTPUTS, stream=True))
