@@ -27,7 +27,7 @@
  * errors; the Responses request and calls; the Assistants tool outputs and calls; events;
  * readers (the pull API: events taken one at a time or in batches); tool calls and the
  * tool-call loop; the non-blocking (_start) forms and their handles; the log callback; last,
- * three declarations for oairun's Python binding only (oairun_py_*), not for C programs.
+ * four declarations for oairun's Python binding only (oairun_py_*), not for C programs.
  */
 
 #ifndef OAIRUN_H
