@@ -27,7 +27,7 @@
  * errors; the Responses request and calls; the Assistants tool outputs and calls; events;
  * readers (the pull API: events taken one at a time or in batches); tool calls and the
  * tool-call loop; the non-blocking (_start) forms and their handles; the log callback; last,
- * four declarations for oairun's Python binding only (oairun_py_*), not for C programs.
+ * the declarations for oairun's Python binding only (oairun_py_*), not for C programs.
  */
 
 #ifndef OAIRUN_H
@@ -823,6 +823,25 @@ typedef struct {
    * The first item of every list [`oairun_py_events`] returns.
    */
   Py stop;
+  /**
+   * `PyObject_Type`, `PyType_IsSubtype`, `PyTuple_SetItem` and `PyObject_Call`, for the
+   * getter [`oairun_py_data`] makes.
+   */
+  Py (*object_type)(Py);
+  int (*type_is_subtype)(Py,
+                         Py);
+  int (*tuple_set_item)(Py,
+                        ptrdiff_t,
+                        Py);
+  Py (*call)(Py,
+             Py,
+             Py);
+  /**
+   * What the getter calls, with the event and the parser's result (a value, or the
+   * unparsed marker), for what it does not finish itself: data that is not a JSON object
+   * the parser took, or an object with a `response` member.
+   */
+  Py data_fallback;
 } oairun_py_api;
 
 #ifdef __cplusplus
@@ -1990,6 +2009,31 @@ void *oairun_py_parse(void *own,
 void *oairun_py_events(void *parser,
                        const oairun_event *const *events,
                        size_t count);
+
+/**
+ * For the Python binding only (it calls this through `ctypes.PyDLL`, holding the GIL); not
+ * for C programs. Returns a new reference to a builtin function of one event, the getter of
+ * the event class's `data` property: the event's `_data` slot when it is not the unparsed
+ * marker; else its `raw` slot parsed by the parser, kept in `_data` and returned when it is
+ * a JSON object without a `response` member; else what the table's `data_fallback` returns
+ * when called with the event and the parser's result (the value, or the marker). An object
+ * that is not an instance of the event class, or whose slots are not set, goes to the
+ * fallback with the marker.
+ *
+ * `parser` is a function `oairun_py_parser` made from a table with an event class and a
+ * fallback. Returns NULL when it is not (with the Python error that finding so set, or
+ * none); NULL with the Python error set when the function cannot be made (memory).
+ */
+void *oairun_py_data(void *parser);
+
+/**
+ * For the Python binding only: the getter [`oairun_py_data`] returns (`METH_O`: `own` is its
+ * self, the parser's, `event` the argument), called by CPython with the GIL held. Returns a
+ * new reference, or NULL with the Python error set (by the parse or by the fallback); NULL
+ * when either argument is NULL or `own` is not a parser's.
+ */
+void *oairun_py_data_get(void *own,
+                         void *event);
 
 #ifdef __cplusplus
 }  // extern "C"

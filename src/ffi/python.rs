@@ -100,6 +100,16 @@ pub struct oairun_py_api {
     pub probe_data: Py,
     /// The first item of every list [`oairun_py_events`] returns.
     pub stop: Py,
+    /// `PyObject_Type`, `PyType_IsSubtype`, `PyTuple_SetItem` and `PyObject_Call`, for the
+    /// getter [`oairun_py_data`] makes.
+    pub object_type: Option<unsafe extern "C" fn(Py) -> Py>,
+    pub type_is_subtype: Option<unsafe extern "C" fn(Py, Py) -> c_int>,
+    pub tuple_set_item: Option<unsafe extern "C" fn(Py, isize, Py) -> c_int>,
+    pub call: Option<unsafe extern "C" fn(Py, Py, Py) -> Py>,
+    /// What the getter calls, with the event and the parser's result (a value, or the
+    /// unparsed marker), for what it does not finish itself: data that is not a JSON object
+    /// the parser took, or an object with a `response` member.
+    pub data_fallback: Py,
 }
 
 /// The same table, every function present.
@@ -110,6 +120,8 @@ pub(super) struct Api {
     no_args: Py,
     dict_set_item: unsafe extern "C" fn(Py, Py, Py) -> c_int,
     pub(super) list_new: unsafe extern "C" fn(isize) -> Py,
+    pub(super) cfunction_new: unsafe extern "C" fn(*mut c_void, Py, Py) -> Py,
+    pub(super) tuple_new: unsafe extern "C" fn(isize) -> Py,
     list_append: unsafe extern "C" fn(Py, Py) -> c_int,
     unicode_decode_utf8: unsafe extern "C" fn(*const c_char, isize, *const c_char) -> Py,
     unicode_as_utf8_and_size: unsafe extern "C" fn(Py, *mut isize) -> *const c_char,
@@ -290,62 +302,108 @@ pub unsafe extern "C" fn oairun_py_parse(own: *mut c_void, text: *mut c_void) ->
         let Some(api) = (unsafe { as_void_ptr(own).cast::<Api>().as_ref() }) else {
             return PyOut(ptr::null_mut());
         };
-        // (A parse may run inside another on this thread: a collection during an allocation
-        // may run Python code that parses.)
-        let outer = PARSING.with(|parsing| parsing.replace(api));
-        let mut len: isize = 0;
         // SAFETY: text is the argument CPython passes: a live object.
-        let utf8 = unsafe { (api.unicode_as_utf8_and_size)(text, &mut len) };
-        if utf8.is_null() {
-            // Not a str, or one with a lone surrogate (an Event made by hand): json decides.
-            // SAFETY: the GIL held.
-            unsafe { (api.err_clear)() };
-            return PyOut(api.new_ref(api.unparsed));
-        }
-        // SAFETY: CPython's UTF-8 form of the str: len bytes, valid while text lives.
-        let bytes = unsafe { std::slice::from_raw_parts(utf8.cast::<u8>(), len as usize) };
-        let mut parser = Parser { api, bytes, at: 0 };
-        let out = PyOut(match parser.document() {
-            Ok(value) => value.into_raw(),
-            Err(Stop::Unsupported) => api.new_ref(api.unparsed),
-            Err(Stop::Python) => ptr::null_mut(),
-        });
-        PARSING.with(|parsing| parsing.set(outer));
-        out
+        PyOut(match unsafe { parse_text(api, text) } {
+            Parsed::Value { object, .. } => object,
+            Parsed::Unparsed => api.new_ref(api.unparsed),
+            Parsed::Failed => ptr::null_mut(),
+        })
     })
     .0
 }
 
-/// The table of a parser [`oairun_py_parser`] made (a builtin function whose self holds its
-/// address), or None for any other object. Called with the GIL held.
-pub(super) fn table_of(parser: Py) -> Option<&'static Api> {
-    let get_self = GET_SELF.load(Ordering::Acquire);
-    let as_void_ptr = AS_VOID_PTR.load(Ordering::Acquire);
-    if parser.is_null() || get_self.is_null() || as_void_ptr.is_null() {
-        return None;
-    }
-    // SAFETY: PyCFunction_GetSelf and PyLong_AsVoidPtr, stored from a table.
-    let (get_self, as_void_ptr) = unsafe {
-        (
-            std::mem::transmute::<*mut c_void, unsafe extern "C" fn(Py) -> Py>(get_self),
-            std::mem::transmute::<*mut c_void, unsafe extern "C" fn(Py) -> *mut c_void>(
-                as_void_ptr,
-            ),
-        )
+/// What [`parse_text`] gives.
+pub(super) enum Parsed {
+    /// A new reference to the value; `plain_object` when it is an object without a
+    /// `response` member (an `Object` nothing more is done to).
+    Value { object: Py, plain_object: bool },
+    /// A text left to `json` (or not a `str`).
+    Unparsed,
+    /// A CPython call failed; its error is set.
+    Failed,
+}
+
+/// Parses the `str` `text` with the table's functions.
+///
+/// # Safety
+/// The GIL is held and `text` is a live object.
+pub(super) unsafe fn parse_text(api: &Api, text: Py) -> Parsed {
+    // (A parse may run inside another on this thread: a collection during an allocation may
+    // run Python code that parses.)
+    let outer = PARSING.with(|parsing| parsing.replace(api));
+    let mut len: isize = 0;
+    // SAFETY: a live object (by this function's contract).
+    let utf8 = unsafe { (api.unicode_as_utf8_and_size)(text, &mut len) };
+    let parsed = if utf8.is_null() {
+        // Not a str, or one with a lone surrogate (an Event made by hand): json decides.
+        // SAFETY: the GIL held.
+        unsafe { (api.err_clear)() };
+        Parsed::Unparsed
+    } else {
+        // SAFETY: CPython's UTF-8 form of the str: len bytes, valid while text lives.
+        let bytes = unsafe { std::slice::from_raw_parts(utf8.cast::<u8>(), len as usize) };
+        let mut parser = Parser {
+            api,
+            bytes,
+            at: 0,
+            top_response: false,
+        };
+        match parser.document() {
+            Ok(value) => Parsed::Value {
+                object: value.into_raw(),
+                plain_object: bytes[json::ws(bytes, 0)] == b'{' && !parser.top_response,
+            },
+            Err(Stop::Unsupported) => Parsed::Unparsed,
+            Err(Stop::Python) => Parsed::Failed,
+        }
     };
-    // SAFETY: a live object, the GIL held. Not a builtin function: NULL, an error set.
-    let own = unsafe { get_self(parser) };
-    if own.is_null() {
+    PARSING.with(|parsing| parsing.set(outer));
+    parsed
+}
+
+/// The `own` int of a parser (its `self`): its table, or None.
+///
+/// # Safety
+/// The GIL is held; `own` is NULL or a live object.
+pub(super) unsafe fn table_of_own(own: Py) -> Option<&'static Api> {
+    let as_void_ptr = AS_VOID_PTR.load(Ordering::Acquire);
+    if own.is_null() || as_void_ptr.is_null() {
         return None;
     }
-    // SAFETY: a live object; not an int: -1 or NULL, an error set (cleared by the caller's
-    // outcome: the binding never passes anything but its parser).
+    // SAFETY: PyLong_AsVoidPtr, stored from a table.
+    let as_void_ptr = unsafe {
+        std::mem::transmute::<*mut c_void, unsafe extern "C" fn(Py) -> *mut c_void>(as_void_ptr)
+    };
+    // SAFETY: a live object; not an int: NULL or -1, an error set.
     let address = unsafe { as_void_ptr(own) } as usize;
     let tables = TABLES.lock().unwrap_or_else(PoisonError::into_inner);
     // SAFETY: a table oairun_py_parser made and leaked.
     tables
         .contains(&address)
         .then(|| unsafe { &*(address as *const Api) })
+}
+
+/// The `self` of a parser function [`oairun_py_parser`] made, or NULL for another object.
+///
+/// # Safety
+/// The GIL is held; `parser` is NULL or a live object.
+pub(super) unsafe fn own_of(parser: Py) -> Py {
+    let get_self = GET_SELF.load(Ordering::Acquire);
+    if parser.is_null() || get_self.is_null() {
+        return ptr::null_mut();
+    }
+    // SAFETY: PyCFunction_GetSelf, stored from a table.
+    let get_self =
+        unsafe { std::mem::transmute::<*mut c_void, unsafe extern "C" fn(Py) -> Py>(get_self) };
+    // SAFETY: a live object, the GIL held. Not a builtin function: NULL, an error set.
+    unsafe { get_self(parser) }
+}
+
+/// The table of a parser [`oairun_py_parser`] made (a builtin function whose self holds its
+/// address), or None for any other object. Called with the GIL held.
+pub(super) fn table_of(parser: Py) -> Option<&'static Api> {
+    // SAFETY: the GIL held; parser is NULL or the live object the binding passed.
+    unsafe { table_of_own(own_of(parser)) }
 }
 
 /// What [`oairun_py_parser`] returns: after a panic, NULL (the binding then parses with
@@ -411,6 +469,8 @@ impl Api {
             no_args,
             dict_set_item: table.dict_set_item?,
             list_new: table.list_new?,
+            cfunction_new: table.cfunction_new?,
+            tuple_new: table.tuple_new?,
             list_append: table.list_append?,
             unicode_decode_utf8: table.unicode_decode_utf8?,
             unicode_as_utf8_and_size: table.unicode_as_utf8_and_size?,
@@ -523,6 +583,8 @@ struct Parser<'a> {
     api: &'a Api,
     bytes: &'a [u8],
     at: usize,
+    /// The top object has a `response` member.
+    top_response: bool,
 }
 
 impl<'a> Parser<'a> {
@@ -662,6 +724,9 @@ impl<'a> Parser<'a> {
                 return Err(Stop::Unsupported);
             }
             let key = self.string_text()?;
+            if depth == 1 && key == "response" {
+                self.top_response = true;
+            }
             let key = self.api.key(&key)?;
             self.at = json::ws(self.bytes, self.at);
             if self.bytes.get(self.at) != Some(&b':') {

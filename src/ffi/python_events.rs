@@ -12,7 +12,9 @@ use std::ptr;
 use std::sync::{Mutex, PoisonError};
 
 use super::event::{event_of, oairun_event};
-use super::python::{oairun_py_api, table_of, Api, Owned, Py, Stop};
+use super::python::{
+    oairun_py_api, own_of, parse_text, table_of, table_of_own, Api, Owned, Parsed, Py, Stop,
+};
 use super::{arg_slice, guard, oairun_kind, PanicDefault};
 use crate::event::Event;
 
@@ -27,6 +29,8 @@ pub(super) struct EventMaker {
     /// Where the `event`, `raw`, `id` and `_data` slots lie, in bytes from the object's start.
     offsets: [usize; 4],
     stop: Py,
+    /// What the `data` getter needs, when the table has it all.
+    data: Option<DataGetter>,
     /// The name of each kind made so far (`OAIRUN_KIND_UNKNOWN`'s never: such an event's
     /// name is its own), each with a reference of its own, never released.
     names: Mutex<Vec<Py>>,
@@ -90,13 +94,16 @@ impl EventMaker {
             list_set_item: table.list_set_item?,
             offsets,
             stop: table.stop,
+            data: DataGetter::of(table),
             names: Mutex::default(),
         })
     }
 
     /// The objects of the table this keeps (a reference each, taken by `oairun_py_parser`).
-    pub(super) fn objects(&self) -> [Py; 2] {
+    pub(super) fn objects(&self) -> impl Iterator<Item = Py> {
         [self.class, self.stop]
+            .into_iter()
+            .chain(self.data.as_ref().map(|data| data.fallback))
     }
 
     /// A new reference to the name of the event's kind.
@@ -223,5 +230,173 @@ struct EventsOut(Py);
 impl PanicDefault for EventsOut {
     fn panic_default() -> Self {
         EventsOut(ptr::null_mut())
+    }
+}
+
+/// The CPython functions and the fallback of [`oairun_py_data`]'s getter.
+struct DataGetter {
+    object_type: unsafe extern "C" fn(Py) -> Py,
+    is_subtype: unsafe extern "C" fn(Py, Py) -> c_int,
+    tuple_set_item: unsafe extern "C" fn(Py, isize, Py) -> c_int,
+    call: unsafe extern "C" fn(Py, Py, Py) -> Py,
+    fallback: Py,
+}
+
+impl DataGetter {
+    fn of(table: &oairun_py_api) -> Option<DataGetter> {
+        if table.data_fallback.is_null() {
+            return None;
+        }
+        Some(DataGetter {
+            object_type: table.object_type?,
+            is_subtype: table.type_is_subtype?,
+            tuple_set_item: table.tuple_set_item?,
+            call: table.call?,
+            fallback: table.data_fallback,
+        })
+    }
+}
+
+/// `PyMethodDef`, as CPython lays it out.
+#[repr(C)]
+struct MethodDef {
+    name: *const std::ffi::c_char,
+    method: unsafe extern "C" fn(Py, Py) -> Py,
+    flags: c_int,
+    doc: *const std::ffi::c_char,
+}
+
+/// Its pointers are to static text and a function: nothing in it is ever written.
+struct SyncMethodDef(MethodDef);
+unsafe impl Sync for SyncMethodDef {}
+
+static DATA: SyncMethodDef = SyncMethodDef(MethodDef {
+    name: c"oairun_event_data".as_ptr(),
+    method: oairun_py_data_get,
+    flags: 0x0008, // METH_O
+    doc: c"The event's data, parsed on first access (oairun's src/ffi/python_events.rs).".as_ptr(),
+});
+
+/// For the Python binding only (it calls this through `ctypes.PyDLL`, holding the GIL); not
+/// for C programs. Returns a new reference to a builtin function of one event, the getter of
+/// the event class's `data` property: the event's `_data` slot when it is not the unparsed
+/// marker; else its `raw` slot parsed by the parser, kept in `_data` and returned when it is
+/// a JSON object without a `response` member; else what the table's `data_fallback` returns
+/// when called with the event and the parser's result (the value, or the marker). An object
+/// that is not an instance of the event class, or whose slots are not set, goes to the
+/// fallback with the marker.
+///
+/// `parser` is a function `oairun_py_parser` made from a table with an event class and a
+/// fallback. Returns NULL when it is not (with the Python error that finding so set, or
+/// none); NULL with the Python error set when the function cannot be made (memory).
+#[no_mangle]
+pub unsafe extern "C" fn oairun_py_data(parser: *mut c_void) -> *mut c_void {
+    guard(|| {
+        // SAFETY: the GIL held; parser is NULL or the live object the binding passed.
+        let own = unsafe { own_of(parser) };
+        let Some(api) = (unsafe { table_of_own(own) }) else {
+            return EventsOut(ptr::null_mut());
+        };
+        if api.events.as_ref().and_then(|e| e.data.as_ref()).is_none() {
+            return EventsOut(ptr::null_mut());
+        }
+        let def = ptr::addr_of!(DATA.0).cast_mut().cast::<c_void>();
+        // SAFETY: a static PyMethodDef and the parser's live self, which the function keeps a
+        // reference to.
+        EventsOut(unsafe { (api.cfunction_new)(def, own, ptr::null_mut()) })
+    })
+    .0
+}
+
+/// For the Python binding only: the getter [`oairun_py_data`] returns (`METH_O`: `own` is its
+/// self, the parser's, `event` the argument), called by CPython with the GIL held. Returns a
+/// new reference, or NULL with the Python error set (by the parse or by the fallback); NULL
+/// when either argument is NULL or `own` is not a parser's.
+#[no_mangle]
+pub unsafe extern "C" fn oairun_py_data_get(own: *mut c_void, event: *mut c_void) -> *mut c_void {
+    guard(|| {
+        if event.is_null() {
+            return EventsOut(ptr::null_mut());
+        }
+        // SAFETY: the GIL held; own is the getter's self.
+        let Some(api) = (unsafe { table_of_own(own) }) else {
+            return EventsOut(ptr::null_mut());
+        };
+        let Some(maker) = api.events.as_ref() else {
+            return EventsOut(ptr::null_mut());
+        };
+        let Some(getter) = maker.data.as_ref() else {
+            return EventsOut(ptr::null_mut());
+        };
+        // SAFETY: the GIL held; event is the live argument.
+        EventsOut(unsafe { data_of(api, maker, getter, event) })
+    })
+    .0
+}
+
+/// The getter's work, for a live `event` with the GIL held.
+unsafe fn data_of(api: &Api, maker: &EventMaker, getter: &DataGetter, event: Py) -> Py {
+    let fallback = |value: Py| -> Py {
+        // SAFETY: the GIL held; a tuple of two new references, called with the fallback.
+        unsafe {
+            let args = (api.tuple_new)(2);
+            if args.is_null() {
+                (api.decref)(value);
+                return ptr::null_mut();
+            }
+            (getter.tuple_set_item)(args, 0, api.new_ref(event));
+            (getter.tuple_set_item)(args, 1, value);
+            let out = (getter.call)(getter.fallback, args, ptr::null_mut());
+            (api.decref)(args);
+            out
+        }
+    };
+    // SAFETY: a live object, the GIL held.
+    let class = unsafe { (getter.object_type)(event) };
+    if class.is_null() {
+        return ptr::null_mut();
+    }
+    // SAFETY: two live types.
+    let ours = unsafe { (getter.is_subtype)(class, maker.class) } != 0;
+    // SAFETY: the reference object_type gave.
+    unsafe { (api.decref)(class) };
+    let [_, raw_at, _, data_at] = maker.offsets;
+    // SAFETY: an instance of the event class (or of a subclass, which keeps its slots where
+    // they are): its slots lie at these offsets.
+    let (raw, data) = unsafe {
+        let base = event.cast::<u8>();
+        (
+            base.add(raw_at).cast::<Py>().read(),
+            base.add(data_at).cast::<Py>(),
+        )
+    };
+    if !ours || raw.is_null() {
+        return fallback(api.new_ref(api.unparsed));
+    }
+    // SAFETY: the slot of a live event.
+    let current = unsafe { data.read() };
+    if current.is_null() {
+        return fallback(api.new_ref(api.unparsed));
+    }
+    if current != api.unparsed {
+        return api.new_ref(current);
+    }
+    // SAFETY: raw is the event's live str (or whatever was set there: the parse checks).
+    match unsafe { parse_text(api, raw) } {
+        Parsed::Value {
+            object,
+            plain_object: true,
+        } => {
+            // SAFETY: the slot of a live event, which takes a reference; the marker's is
+            // released after (no Python code runs in between: the marker has no finalizer).
+            unsafe {
+                data.write(api.new_ref(object));
+                (api.decref)(current);
+            }
+            object
+        }
+        Parsed::Value { object, .. } => fallback(object),
+        Parsed::Unparsed => fallback(api.new_ref(api.unparsed)),
+        Parsed::Failed => ptr::null_mut(),
     }
 }

@@ -298,7 +298,7 @@ int main(void) {
 
     /* The Python binding's parser: no table, a table of another size, or one lacking its
      * functions is refused with NULL (nothing of CPython is called); with no table ever
-     * accepted, the parse and event functions give NULL, whatever their arguments. */
+     * accepted, the parse, event and data functions give NULL, whatever their arguments. */
     {
         CHECK(oairun_py_parser(NULL) == NULL);
         oairun_py_api api;
@@ -313,6 +313,12 @@ int main(void) {
         CHECK(oairun_py_events(NULL, NULL, 0) == NULL);
         CHECK(oairun_py_events(NULL, NULL, 3) == NULL);
         CHECK(oairun_py_events(&not_an_object, NULL, 0) == NULL);
+        /* And the getter of an event's data. */
+        CHECK(oairun_py_data(NULL) == NULL);
+        CHECK(oairun_py_data(&not_an_object) == NULL);
+        CHECK(oairun_py_data_get(NULL, NULL) == NULL);
+        CHECK(oairun_py_data_get(NULL, &not_an_object) == NULL);
+        CHECK(oairun_py_data_get(&not_an_object, &not_an_object) == NULL);
     }
 
     /* Free functions on NULL. */

@@ -76,35 +76,8 @@ class Event:
         data = self._data
         if data is not _UNPARSED:
             return data
-        raw = self.raw
-        # The library's parser; what it leaves, json's scanner, called directly (loads(raw),
-        # inlined: this runs for every event whose data is read).
-        data = _UNPARSED if _parse is None else _parse(raw)
-        if data is _UNPARSED:
-            try:
-                data, end = scan(raw, 0)
-            except (StopIteration, ValueError):
-                end = -1
-            if end != len(raw):
-                if raw == "[DONE]" and self.event == "done":
-                    data = raw
-                else:
-                    try:
-                        data = loads(raw)
-                    except ValueError as exc:
-                        raise ProtocolError(
-                            f"the data of event {self.event!r} is not JSON: {exc}",
-                            status=_ffi.PROTOCOL,
-                        ) from exc
-                self._data = data
-                return data
-        if type(data) is not Object:
-            if type(data) is list:
-                data = ObjectList(data)
-        elif "response" in data:  # (the data of response.created, .completed...)
-            data = promote(data)
-        self._data = data
-        return data
+        # The library's parser; what it leaves goes to json (_data_of).
+        return _data_of(self, _UNPARSED if _parse is None else _parse(self.raw))
 
     @property
     def text_delta(self) -> Optional[str]:
@@ -190,9 +163,54 @@ class _Stop:
 
 STOP = _Stop()
 
+
+def _data_of(event: Event, data: Any) -> Any:
+    """What ``event.data`` gives for the parser's result ``data`` (a value, or _UNPARSED for a
+    text it left to json), kept in ``event._data``: json's scanner (called directly: loads(raw),
+    inlined) for a text the parser left, a list made an ObjectList, a Response promoted. The
+    library's getter of ``data`` (see below) finishes a plain object itself and calls this for
+    the rest."""
+    current = event._data
+    if current is not _UNPARSED:
+        return current
+    raw = event.raw
+    if data is _UNPARSED:
+        try:
+            data, end = scan(raw, 0)
+        except (StopIteration, ValueError):
+            end = -1
+        if end != len(raw):
+            if raw == "[DONE]" and event.event == "done":
+                data = raw
+            else:
+                try:
+                    data = loads(raw)
+                except ValueError as exc:
+                    raise ProtocolError(
+                        f"the data of event {event.event!r} is not JSON: {exc}",
+                        status=_ffi.PROTOCOL,
+                    ) from exc
+            event._data = data
+            return data
+    if type(data) is not Object:
+        if type(data) is list:
+            data = ObjectList(data)
+    elif "response" in data:  # (the data of response.created, .completed...)
+        data = promote(data)
+    event._data = data
+    return data
+
 # The library's parser of event data (see _ffi.json_parser), or None where there is none: a
 # text it leaves (not JSON, or JSON it does not take) comes back as _UNPARSED.
-_parse = _ffi.json_parser(Object, _UNPARSED, Event, STOP)
+_parse = _ffi.json_parser(Object, _UNPARSED, Event, STOP, _data_of)
 # The library's maker of a batch's events (see _ffi.events_maker), or None: the reader then
 # copies them and makes each here.
 make_events = _ffi.events_maker(_parse)
+# The library's getter of Event.data (see _ffi.data_getter), or None: the property above
+# stays. Called by CPython as a property's getter, it takes no Python frame per access, and
+# reads and writes the event's slots itself.
+_data_getter = _ffi.data_getter(_parse)
+# The binding's own property (what runs where the library's getter cannot be had).
+PY_DATA = Event.__dict__["data"]
+if _data_getter is not None:
+    Event.data = property(_data_getter, doc=PY_DATA.__doc__)  # type: ignore[assignment]

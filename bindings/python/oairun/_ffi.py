@@ -327,6 +327,7 @@ class PyApi(ctypes.Structure):
         ]
         + [("event_size", c_size_t)]
         + [(_field, c_void_p) for _field in ("event_probe", *(f"probe_{s.lstrip('_')}" for s in EVENT_SLOTS), "stop")]
+        + [(_field, c_void_p) for _field in ("object_type", "type_is_subtype", "tuple_set_item", "call", "data_fallback")]
     )
 
 
@@ -342,6 +343,7 @@ _PY_FUNCTIONS = (
 # NULL without an error crashes ctypes (3.11 decrefs the NULL). See owned().
 _declare("oairun_py_parser", c_void_p, POINTER(PyApi), library=pylib)
 _declare("oairun_py_events", c_void_p, ctypes.py_object, POINTER(c_void_p), c_size_t, library=pylib)
+_declare("oairun_py_data", c_void_p, ctypes.py_object, library=pylib)
 _decref_py = ctypes.pythonapi.Py_DecRef
 _decref_py.restype, _decref_py.argtypes = None, [c_void_p]
 
@@ -357,7 +359,11 @@ def owned(address: Optional[int]) -> object:
 
 
 def json_parser(
-    object_class: type, unparsed: object, event_class: Optional[type] = None, stop: object = None
+    object_class: type,
+    unparsed: object,
+    event_class: Optional[type] = None,
+    stop: object = None,
+    data_fallback: Optional[Callable[[object, object], object]] = None,
 ) -> Optional[Callable[[str], object]]:
     """The library's parser of event data (``oairun_py_parser``, src/ffi/python.rs): a builtin
     function of one ``str`` giving what ``json.loads(text, object_hook=object_class)`` gives,
@@ -366,13 +372,14 @@ def json_parser(
     function missing.
 
     With ``event_class`` (a class with the slots ``EVENT_SLOTS`` and no ``__dict__``) and
-    ``stop``, :func:`events_maker` also makes that class's events with it."""
+    ``stop``, :func:`events_maker` also makes that class's events with it; with
+    ``data_fallback`` too, :func:`data_getter` gives the getter of their ``data``."""
     if sys.implementation.name != "cpython":
         return None
     try:
         functions = [ctypes.cast(getattr(ctypes.pythonapi, name), c_void_p) for name in _PY_FUNCTIONS]
         objects = [c_void_p(id(o)) for o in (None, True, False, object_class, unparsed)]
-        events = [None, None, None, 0, None, None, None, None, None, None]
+        events = [None, None, None, 0, None, None, None, None, None, None] + [None] * 5
         if event_class is not None:
             # An event whose slots hold four objects of their own: where the library finds
             # each in its memory is where that slot lies.
@@ -388,6 +395,9 @@ def json_parser(
                 c_void_p(id(probe)),
                 *(c_void_p(id(m)) for m in marks),
                 c_void_p(id(stop)),
+                *(ctypes.cast(getattr(ctypes.pythonapi, f), c_void_p)
+                  for f in ("PyObject_Type", "PyType_IsSubtype", "PyTuple_SetItem", "PyObject_Call")),
+                c_void_p(id(data_fallback)) if data_fallback is not None else None,
             ]
         table = PyApi(ctypes.sizeof(PyApi), *functions, *objects, *events)
         parser = owned(pylib.oairun_py_parser(byref(table)))  # (ValueError: refused)
@@ -412,6 +422,18 @@ def events_maker(parser: Optional[Callable[[str], object]]) -> Optional[Callable
     except Exception:  # noqa: BLE001 - refused: the binding copies the events instead
         return None
     return events
+
+
+def data_getter(parser: Optional[Callable[[str], object]]) -> Optional[Callable[[object], object]]:
+    """The getter of the event class's ``data`` that ``oairun_py_data`` makes for ``parser``
+    (made by :func:`json_parser` with an event class and a fallback): a builtin function of
+    one event. ``None`` when that parser has none."""
+    if parser is None:
+        return None
+    try:
+        return owned(pylib.oairun_py_data(parser))  # (ValueError: refused)
+    except Exception:  # noqa: BLE001 - refused: the binding's own property stays
+        return None
 
 
 _declare("oairun_error_status", c_int, c_void_p)

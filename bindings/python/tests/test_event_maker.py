@@ -61,7 +61,8 @@ def test_no_reference_is_leaked_or_lost(client):
     counts = sys.getrefcount(name), sys.getrefcount(_events._UNPARSED), sys.getrefcount(_events.STOP)
     assert run() is name
     gc.collect()
-    assert (sys.getrefcount(name), sys.getrefcount(_events._UNPARSED), sys.getrefcount(_events.STOP)) == counts
+    after = sys.getrefcount(name), sys.getrefcount(_events._UNPARSED), sys.getrefcount(_events.STOP)
+    assert after == counts
 
 
 def test_an_event_class_whose_slots_are_not_found_makes_no_events():
@@ -116,3 +117,62 @@ def test_a_refused_table_gives_no_parser_and_no_crash():
 
     assert _ffi.pylib.oairun_py_parser(ctypes.byref(_ffi.PyApi())) is None
     assert _ffi.pylib.oairun_py_parser(None) is None
+
+
+class _Sub(Event):
+    __slots__ = ("extra",)
+
+
+class _SubWithDict(Event):
+    pass
+
+
+def _odd_events():
+    """Events of every kind the getter may meet, each made fresh."""
+    texts = ['{"a": 1, "b": [true, null]}', '[1, {"b": 2}]', '"text"', "3.5", "not json", "NaN",
+             '{"type": "response.completed", "response": {"object": "response", "output": []}}',
+             '{"x": "\\ud800"}', '{"a": 1} trailing', ""]
+    for text in texts:
+        yield lambda t=text: Event("message", t)
+        yield lambda t=text: _Sub("message", t)
+        yield lambda t=text: _SubWithDict("message", t)
+    yield lambda: Event("done", "[DONE]")
+    yield lambda: Event("message", "[DONE]")
+    yield lambda: Event("message", b'{"a": 1}')  # raw set by hand to bytes
+    yield lambda: Event.__new__(Event)  # slots never set
+
+
+def _outcome(get, event):
+    try:
+        value = get(event)
+    except Exception as exc:  # noqa: BLE001 - compared
+        return ("raised", type(exc))
+    return ("value", type(value), value, type(event._data), event._data is value)
+
+
+def test_the_library_getter_gives_what_the_binding_property_gives():
+    getter = _events._data_getter
+    assert getter is not None and Event.data.fget is getter
+    for make in _odd_events():
+        assert _outcome(getter, make()) == _outcome(_events.PY_DATA.fget, make())
+
+
+def test_the_library_getter_refuses_what_is_not_an_event():
+    for thing in (5, "text", object(), None, Object(a=1)):
+        with pytest.raises(AttributeError):
+            _events._data_getter(thing)
+
+
+def test_the_library_getter_leaks_no_reference():
+    gc.collect()
+    unparsed = sys.getrefcount(_events._UNPARSED)
+    for _ in range(1000):
+        event = Event("message", '{"a": {"b": [1, 2]}}')
+        event.data
+        count = sys.getrefcount(event.data)
+        assert count == 2  # held by the event's slot alone (and by getrefcount's argument)
+        assert event.data is event.data
+        del event
+    gc.collect()
+    after = sys.getrefcount(_events._UNPARSED)  # (outside assert: pytest's rewrite keeps its parts)
+    assert after == unparsed

@@ -120,7 +120,16 @@ def test_the_request_goes_when_the_iteration_starts(server, client):
     assert len(server.requests()) == 1
 
 
-def test_event_data_is_parsed_on_first_access_only(client, monkeypatch):
+@pytest.mark.parametrize("getter", ["library", "python"])
+def test_event_data_is_parsed_on_first_access_only(client, monkeypatch, getter):
+    """Iteration parses nothing; the first access parses, the next ones give the same object.
+    With the library's getter of ``data`` (CPython), the parse happens in it, so the calls are
+    not counted, but a second parse would give a new object; with the binding's own property,
+    every parse is counted."""
+    if getter == "python":
+        monkeypatch.setattr(_events.Event, "data", _events.PY_DATA)
+    elif _events._data_getter is None:
+        pytest.skip("no library getter where the interpreter is not CPython")
     events = list(client.responses.create(model="long_50", input="hi", stream=True))
     assert all(e._data is _events._UNPARSED for e in events)  # iteration parses nothing
     calls = []
@@ -138,8 +147,9 @@ def test_event_data_is_parsed_on_first_access_only(client, monkeypatch):
     if parse is not None:  # the library's parser first (see test_json_parser.py), json's after
         monkeypatch.setattr(_events, "_parse", parse_counted)
     first = [e.data for e in events]
+    assert all(e._data is d for e, d in zip(events, first))
     again = [e.data for e in events]
-    assert len(calls) == len(events)
+    assert len(calls) == (len(events) if getter == "python" else 0)
     assert all(a is b for a, b in zip(first, again))
     assert "".join(e.data.delta for e in events if e.event == "response.output_text.delta") == long_text(50)
 
