@@ -141,8 +141,23 @@ pub(super) struct Api {
     /// keys come in every event of a stream, and a key made once is neither decoded nor
     /// hashed again (a `str` keeps its hash). At most [`MAX_KEYS`] keys of at most
     /// [`MAX_KEY_BYTES`] bytes.
-    keys: Mutex<HashMap<Box<str>, Py, BuildHasherDefault<Fnv>>>,
+    keys: Mutex<Keys>,
 }
+
+/// [`Api::keys`]: the keys made, and which came at each place of the last documents.
+#[derive(Default)]
+struct Keys {
+    /// Each key made: its text and its object.
+    made: Vec<(Box<str>, Py)>,
+    /// Where each key's text is in `made`.
+    index: HashMap<Box<str>, usize, BuildHasherDefault<Fnv>>,
+    /// Where in `made` is the key last seen as the `n`th key of a document, for the first
+    /// [`RECENT_KEYS`]: a stream's events repeat the same keys in the same order, and a
+    /// comparison with the key expected there costs less than hashing.
+    recent: Vec<usize>,
+}
+
+const RECENT_KEYS: usize = 64;
 
 const MAX_KEYS: usize = 1024;
 const MAX_KEY_BYTES: usize = 64;
@@ -347,6 +362,7 @@ pub(super) unsafe fn parse_text(api: &Api, text: Py) -> Parsed {
             bytes,
             at: 0,
             top_response: false,
+            keys_seen: 0,
         };
         match parser.document() {
             Ok(value) => Parsed::Value {
@@ -517,7 +533,10 @@ impl Api {
     /// An object key: from [`Api::keys`], or made (and kept there while it has room). No
     /// lock is held while CPython runs: an allocation may run a collection, and that Python
     /// code, which may parse again.
-    fn key(&self, text: &str) -> Result<Owned<'_>, Stop> {
+    ///
+    /// `place` is the key's place in its document (0 for the first key): the key last seen
+    /// there is tried first.
+    fn key(&self, text: &str, place: usize) -> Result<Owned<'_>, Stop> {
         if text.len() > MAX_KEY_BYTES {
             return self.str(text);
         }
@@ -525,15 +544,17 @@ impl Api {
             .keys
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .get(text)
-            .copied();
+            .find(text, place);
         if let Some(object) = known {
             return Ok(self.held(object));
         }
         let key = self.str(text)?;
         let mut keys = self.keys.lock().unwrap_or_else(PoisonError::into_inner);
-        if keys.len() < MAX_KEYS && !keys.contains_key(text) {
-            keys.insert(text.into(), self.new_ref(key.object));
+        if keys.made.len() < MAX_KEYS && !keys.index.contains_key(text) {
+            let at = keys.made.len();
+            keys.made.push((text.into(), self.new_ref(key.object)));
+            keys.index.insert(text.into(), at);
+            keys.remember(place, at);
         }
         Ok(key)
     }
@@ -547,6 +568,31 @@ impl Api {
                 c"strict".as_ptr(),
             )
         })
+    }
+}
+
+impl Keys {
+    /// The object of the key `text`, if made: the one last seen at `place` when it is that
+    /// key, else from the index (and then remembered at `place`).
+    fn find(&mut self, text: &str, place: usize) -> Option<Py> {
+        if let Some(&at) = self.recent.get(place) {
+            let (recent, object) = &self.made[at];
+            if **recent == *text {
+                return Some(*object);
+            }
+        }
+        let at = *self.index.get(text)?;
+        self.remember(place, at);
+        Some(self.made[at].1)
+    }
+
+    /// Remembers `made[at]` as the key seen at `place`.
+    fn remember(&mut self, place: usize, at: usize) {
+        if place < self.recent.len() {
+            self.recent[place] = at;
+        } else if place == self.recent.len() && place < RECENT_KEYS {
+            self.recent.push(at);
+        }
     }
 }
 
@@ -585,6 +631,8 @@ struct Parser<'a> {
     at: usize,
     /// The top object has a `response` member.
     top_response: bool,
+    /// Object keys read so far.
+    keys_seen: usize,
 }
 
 impl<'a> Parser<'a> {
@@ -727,7 +775,8 @@ impl<'a> Parser<'a> {
             if depth == 1 && key == "response" {
                 self.top_response = true;
             }
-            let key = self.api.key(&key)?;
+            let key = self.api.key(&key, self.keys_seen)?;
+            self.keys_seen += 1;
             self.at = json::ws(self.bytes, self.at);
             if self.bytes.get(self.at) != Some(&b':') {
                 return Err(Stop::Unsupported);
