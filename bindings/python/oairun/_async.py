@@ -25,16 +25,21 @@ import asyncio
 import inspect
 import json
 from ctypes import byref, c_void_p
-from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Union
+# typing is imported by type checkers only: at run time it would cost every program about
+# 5 ms of start-up (the annotations are strings, see __future__).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Union
 
 from . import _ffi
-from ._client import Client, ToolOutputs, _encode_id, _Outputs, _tool_outputs_json
+from ._client import Client, _encode_id, _Outputs, _tool_outputs_json
 from ._events import Event, ToolCall, tool_calls_from_json
 from ._exceptions import CancelledError, InternalError, MaxTurnsError, ProtocolError, StreamError, from_error
 from ._objects import Object, Response, loads
 from ._reader import Reader, open_submission
 
 if TYPE_CHECKING:
+    from ._client import ToolOutputs
     from ._responses import Input, _Request
 
 __all__ = ["AsyncClient", "AsyncStream"]

@@ -7,8 +7,14 @@ import itertools
 import json
 import math
 import threading
+from collections.abc import Mapping
 from ctypes import byref, c_void_p
-from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, List, Mapping, Optional, Union
+
+# typing is imported by type checkers only: at run time it would cost every program about
+# 5 ms of start-up (the annotations are strings, see __future__).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Callable, Dict, Iterator, List, Optional, Union
 
 from . import _ffi, _logging
 from ._events import Event
@@ -20,7 +26,8 @@ if TYPE_CHECKING:
     from ._beta import Beta
     from ._responses import Responses
 
-ToolOutputs = List[Mapping[str, str]]
+if TYPE_CHECKING:
+    ToolOutputs = List[Mapping[str, str]]
 
 # A wait for a stream's next events is cut into calls of the reader of at most this long, so
 # that Python handles a signal (Ctrl-C) between two of them, even while the server is silent.

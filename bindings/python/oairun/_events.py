@@ -3,22 +3,35 @@
 from __future__ import annotations
 
 import json
+from collections import namedtuple
 from ctypes import byref, c_void_p
-from typing import Any, List, NamedTuple, Optional
+# typing is imported by type checkers only: at run time it would cost every program about
+# 5 ms of start-up (the annotations are strings, see __future__).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, List, NamedTuple, Optional
 
 from . import _ffi
 from ._exceptions import ProtocolError, from_error
 from ._objects import Object, ObjectList, loads, promote, scan
 
 
-class ToolCall(NamedTuple):
-    """One function call the model asked for: ``id`` (the id its output must name: the
-    Assistants ``tool_calls[].id``, the Responses ``call_id``), ``name`` (the function's) and
-    ``arguments`` (the arguments' JSON text, as the model wrote it)."""
+if TYPE_CHECKING:
 
-    id: str
-    name: str
-    arguments: str
+    class ToolCall(NamedTuple):
+        id: str
+        name: str
+        arguments: str
+
+else:
+
+    class ToolCall(namedtuple("ToolCall", ["id", "name", "arguments"])):
+        """One function call the model asked for: ``id`` (the id its output must name: the
+        Assistants ``tool_calls[].id``, the Responses ``call_id``), ``name`` (the function's)
+        and ``arguments`` (the arguments' JSON text, as the model wrote it). A named tuple
+        (``collections.namedtuple``: ``typing.NamedTuple``'s would import typing)."""
+
+        __slots__ = ()
 
 
 def tool_calls_from_json(text: str) -> List[ToolCall]:

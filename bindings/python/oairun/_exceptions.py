@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Optional, Type
+# typing is imported by type checkers only: at run time it would cost every program about
+# 5 ms of start-up (the annotations are strings, see __future__).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Optional, Type
 
 from . import _ffi
 

@@ -25,7 +25,11 @@ from ctypes import (
     c_uint64,
     c_void_p,
 )
-from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Tuple
+# typing is imported by type checkers only: at run time it would cost every program about
+# 5 ms of start-up (the annotations are strings, see __future__).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Callable, Dict, List, Optional, Tuple
 
 if TYPE_CHECKING:
     from pathlib import Path

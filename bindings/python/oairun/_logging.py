@@ -17,7 +17,11 @@ from __future__ import annotations
 import atexit
 import sys
 import threading
-from typing import TYPE_CHECKING, Any, Optional
+# typing is imported by type checkers only: at run time it would cost every program about
+# 5 ms of start-up (the annotations are strings, see __future__).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Optional
 
 from . import _ffi
 

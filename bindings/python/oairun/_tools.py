@@ -6,9 +6,14 @@ from __future__ import annotations
 import ctypes
 import inspect
 import json
-import typing
+from collections.abc import Mapping
 from ctypes import byref, c_void_p
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional
+
+# typing is imported by type checkers only: at run time it would cost every program about
+# 5 ms of start-up (the annotations are strings, see __future__).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Callable, Dict, List, Optional
 
 from . import _ffi
 from ._events import Event
@@ -17,7 +22,8 @@ from ._exceptions import InvalidArgumentError, ToolCallError, from_error
 if TYPE_CHECKING:
     from ._client import Client
 
-Tools = Mapping[str, Callable[..., Any]]
+if TYPE_CHECKING:
+    Tools = Mapping[str, Callable[..., Any]]
 
 
 def check_tools(tools: Any, allow_async: bool = False) -> Dict[str, Callable[..., Any]]:
@@ -183,6 +189,8 @@ _JSON_TYPES = {str: "string", int: "integer", float: "number", bool: "boolean", 
 
 
 def _schema(annotation: Any) -> Dict[str, Any]:
+    import typing
+
     if annotation in _JSON_TYPES:
         return {"type": _JSON_TYPES[annotation]}
     origin = typing.get_origin(annotation)
@@ -206,6 +214,8 @@ def tool_definition(name: str, function: Callable[..., Any]) -> Dict[str, Any]:
     property (its type from a ``str``, ``int``, ``float``, ``bool``, ``list``, ``dict``,
     ``Optional[...]`` or ``Literal["a", ...]`` annotation), those without a default required;
     the docstring's first paragraph as the description."""
+    import typing  # (here, not at import: see TYPE_CHECKING above)
+
     properties: Dict[str, Any] = {}
     required: List[str] = []
     extra = False

@@ -291,3 +291,19 @@ def test_examples(server, example):
         assert json.loads(done.stdout)["id"] == "run_123"
     else:
         assert done.stdout.splitlines() == ["The current weather sunny.", "run status: completed"]
+
+
+def test_importing_oairun_leaves_typing_unimported():
+    """``typing`` costs every program about 5 ms of start-up: the binding imports it for type
+    checkers only (and where a tool's schema is read from its annotations), so a program that
+    does not import it itself does not pay for it."""
+    import os
+    import subprocess
+    import sys
+
+    code = "import sys, oairun; print('typing' in sys.modules)"
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
+    # -S: no site module, whose .pth files may import typing themselves (this machine's do).
+    done = subprocess.run([sys.executable, "-S", "-c", code], capture_output=True, text=True, env=env, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "False"
