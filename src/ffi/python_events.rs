@@ -21,7 +21,7 @@ use crate::event::Event;
 /// `Py_tp_alloc`, the slot number of `tp_alloc` (typeslots.h, part of the stable ABI).
 const PY_TP_ALLOC: c_int = 47;
 
-/// The slot number of `tp_alloc` and what else makes events (see [`oairun_py_api`]).
+/// What makes a table's events, and reads their data (see [`oairun_py_api`]).
 pub(super) struct EventMaker {
     class: Py,
     alloc: unsafe extern "C" fn(Py, isize) -> Py,
