@@ -25,6 +25,7 @@ import asyncio
 import inspect
 import json
 from ctypes import byref, c_void_p
+
 # typing is imported by type checkers only: at run time it would cost every program about
 # 5 ms of start-up (the annotations are strings, see __future__).
 TYPE_CHECKING = False

@@ -25,6 +25,7 @@ from ctypes import (
     c_uint64,
     c_void_p,
 )
+
 # typing is imported by type checkers only: at run time it would cost every program about
 # 5 ms of start-up (the annotations are strings, see __future__).
 TYPE_CHECKING = False

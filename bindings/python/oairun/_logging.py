@@ -17,6 +17,7 @@ from __future__ import annotations
 import atexit
 import sys
 import threading
+
 # typing is imported by type checkers only: at run time it would cost every program about
 # 5 ms of start-up (the annotations are strings, see __future__).
 TYPE_CHECKING = False

@@ -21,6 +21,7 @@ method (``items``, ``keys``, ``values``, ``get``, ``copy``, ``pop``, ``update``.
 from __future__ import annotations
 
 import json
+
 # typing is imported by type checkers only: at run time it would cost every program about
 # 5 ms of start-up (the annotations are strings, see __future__).
 TYPE_CHECKING = False

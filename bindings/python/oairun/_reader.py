@@ -12,6 +12,7 @@ from __future__ import annotations
 import ctypes
 import threading
 from ctypes import byref, c_char, c_int, c_size_t, c_void_p
+
 # typing is imported by type checkers only: at run time it would cost every program about
 # 5 ms of start-up (the annotations are strings, see __future__).
 TYPE_CHECKING = False
