@@ -2030,7 +2030,8 @@ void *oairun_py_data(void *parser);
  * For the Python binding only: the getter [`oairun_py_data`] returns (`METH_O`: `own` is its
  * self, the parser's, `event` the argument), called by CPython with the GIL held. Returns a
  * new reference, or NULL with the Python error set (by the parse or by the fallback); NULL
- * when either argument is NULL or `own` is not a parser's.
+ * when either argument is NULL or no parser was ever made. As with `oairun_py_parse`, `own`
+ * is trusted to be the getter's self, which CPython passes and nothing can replace.
  */
 void *oairun_py_data_get(void *own,
                          void *event);

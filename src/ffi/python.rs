@@ -207,19 +207,26 @@ const MAX_DEPTH: u32 = 128;
 
 /// `PyMethodDef`, as CPython lays it out.
 #[repr(C)]
-struct MethodDef {
-    name: *const c_char,
-    method: unsafe extern "C" fn(Py, Py) -> Py,
-    flags: c_int,
-    doc: *const c_char,
+pub(super) struct MethodDef {
+    pub(super) name: *const c_char,
+    pub(super) method: unsafe extern "C" fn(Py, Py) -> Py,
+    pub(super) flags: c_int,
+    pub(super) doc: *const c_char,
 }
 
 /// Its pointers are to static text and a function: nothing in it is ever written.
-struct SyncMethodDef(MethodDef);
+pub(super) struct SyncMethodDef(pub(super) MethodDef);
 unsafe impl Sync for SyncMethodDef {}
 
+impl SyncMethodDef {
+    /// The definition's address, as `PyCFunction_NewEx` takes it.
+    pub(super) fn as_ptr(&'static self) -> *mut c_void {
+        ptr::addr_of!(self.0).cast_mut().cast()
+    }
+}
+
 /// `METH_O`: a builtin function of one argument.
-const METH_O: c_int = 0x0008;
+pub(super) const METH_O: c_int = 0x0008;
 
 static PARSE: SyncMethodDef = SyncMethodDef(MethodDef {
     name: c"oairun_json".as_ptr(),
@@ -286,10 +293,9 @@ pub unsafe extern "C" fn oairun_py_parser(api: *const oairun_py_api) -> *mut c_v
         if let Some(get_self) = table_get_self {
             GET_SELF.store(get_self as *mut c_void, Ordering::Release);
         }
-        let def = ptr::addr_of!(PARSE.0).cast_mut().cast::<c_void>();
         // SAFETY: a static PyMethodDef and a live self, which the function keeps a
         // reference to.
-        let parser = unsafe { cfunction_new(def, own, ptr::null_mut()) };
+        let parser = unsafe { cfunction_new(PARSE.as_ptr(), own, ptr::null_mut()) };
         // SAFETY: the reference from_void_ptr gave.
         unsafe { decref(own) };
         ParserOut(parser)
@@ -305,16 +311,11 @@ pub unsafe extern "C" fn oairun_py_parser(api: *const oairun_py_api) -> *mut c_v
 #[no_mangle]
 pub unsafe extern "C" fn oairun_py_parse(own: *mut c_void, text: *mut c_void) -> *mut c_void {
     guard(|| {
-        let as_void_ptr = AS_VOID_PTR.load(Ordering::Acquire);
-        if own.is_null() || text.is_null() || as_void_ptr.is_null() {
+        if text.is_null() {
             return PyOut(ptr::null_mut());
         }
-        // SAFETY: PyLong_AsVoidPtr, stored from a table.
-        let as_void_ptr = unsafe {
-            std::mem::transmute::<*mut c_void, unsafe extern "C" fn(Py) -> *mut c_void>(as_void_ptr)
-        };
-        // SAFETY: own is the int oairun_py_parser made of a leaked table's address.
-        let Some(api) = (unsafe { as_void_ptr(own).cast::<Api>().as_ref() }) else {
+        // SAFETY: the GIL held; own is the parser's self.
+        let Some(api) = (unsafe { table_of_self(own) }) else {
             return PyOut(ptr::null_mut());
         };
         // SAFETY: text is the argument CPython passes: a live object.
@@ -377,11 +378,12 @@ pub(super) unsafe fn parse_text(api: &Api, text: Py) -> Parsed {
     parsed
 }
 
-/// The `own` int of a parser (its `self`): its table, or None.
+/// The address held by the int `own` (`PyLong_AsVoidPtr`, as stored from a table), or None
+/// when `own` is NULL or no table was ever accepted.
 ///
 /// # Safety
 /// The GIL is held; `own` is NULL or a live object.
-pub(super) unsafe fn table_of_own(own: Py) -> Option<&'static Api> {
+unsafe fn address_in(own: Py) -> Option<usize> {
     let as_void_ptr = AS_VOID_PTR.load(Ordering::Acquire);
     if own.is_null() || as_void_ptr.is_null() {
         return None;
@@ -391,7 +393,28 @@ pub(super) unsafe fn table_of_own(own: Py) -> Option<&'static Api> {
         std::mem::transmute::<*mut c_void, unsafe extern "C" fn(Py) -> *mut c_void>(as_void_ptr)
     };
     // SAFETY: a live object; not an int: NULL or -1, an error set.
-    let address = unsafe { as_void_ptr(own) } as usize;
+    Some(unsafe { as_void_ptr(own) } as usize)
+}
+
+/// The table of the builtin function whose `self` is `own`: one [`oairun_py_parser`] or
+/// [`oairun_py_data`](super::oairun_py_data) made, whose `self` nothing can replace, so it is
+/// not looked up among [`TABLES`] (this runs for every parse).
+///
+/// # Safety
+/// The GIL is held; `own` is NULL or such a function's `self`.
+pub(super) unsafe fn table_of_self(own: Py) -> Option<&'static Api> {
+    // SAFETY: own is the int oairun_py_parser made of a leaked table's address.
+    unsafe { address_in(own).and_then(|address| (address as *const Api).as_ref()) }
+}
+
+/// The `own` int of a parser (its `self`, which the caller may not vouch for): its table,
+/// found among [`TABLES`], or None.
+///
+/// # Safety
+/// The GIL is held; `own` is NULL or a live object.
+pub(super) unsafe fn table_of_own(own: Py) -> Option<&'static Api> {
+    // SAFETY: by this function's contract.
+    let address = unsafe { address_in(own) }?;
     let tables = TABLES.lock().unwrap_or_else(PoisonError::into_inner);
     // SAFETY: a table oairun_py_parser made and leaked.
     tables

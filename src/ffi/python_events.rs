@@ -13,7 +13,8 @@ use std::sync::{Mutex, PoisonError};
 
 use super::event::{event_of, oairun_event};
 use super::python::{
-    oairun_py_api, own_of, parse_text, table_of, table_of_own, Api, Owned, Parsed, Py, Stop,
+    oairun_py_api, own_of, parse_text, table_of, table_of_own, table_of_self, Api, MethodDef,
+    Owned, Parsed, Py, Stop, SyncMethodDef, METH_O,
 };
 use super::{arg_slice, guard, oairun_kind, PanicDefault};
 use crate::event::Event;
@@ -257,23 +258,10 @@ impl DataGetter {
     }
 }
 
-/// `PyMethodDef`, as CPython lays it out.
-#[repr(C)]
-struct MethodDef {
-    name: *const std::ffi::c_char,
-    method: unsafe extern "C" fn(Py, Py) -> Py,
-    flags: c_int,
-    doc: *const std::ffi::c_char,
-}
-
-/// Its pointers are to static text and a function: nothing in it is ever written.
-struct SyncMethodDef(MethodDef);
-unsafe impl Sync for SyncMethodDef {}
-
 static DATA: SyncMethodDef = SyncMethodDef(MethodDef {
     name: c"oairun_event_data".as_ptr(),
     method: oairun_py_data_get,
-    flags: 0x0008, // METH_O
+    flags: METH_O,
     doc: c"The event's data, parsed on first access (oairun's src/ffi/python_events.rs).".as_ptr(),
 });
 
@@ -300,10 +288,9 @@ pub unsafe extern "C" fn oairun_py_data(parser: *mut c_void) -> *mut c_void {
         if api.events.as_ref().and_then(|e| e.data.as_ref()).is_none() {
             return EventsOut(ptr::null_mut());
         }
-        let def = ptr::addr_of!(DATA.0).cast_mut().cast::<c_void>();
         // SAFETY: a static PyMethodDef and the parser's live self, which the function keeps a
         // reference to.
-        EventsOut(unsafe { (api.cfunction_new)(def, own, ptr::null_mut()) })
+        EventsOut(unsafe { (api.cfunction_new)(DATA.as_ptr(), own, ptr::null_mut()) })
     })
     .0
 }
@@ -311,7 +298,8 @@ pub unsafe extern "C" fn oairun_py_data(parser: *mut c_void) -> *mut c_void {
 /// For the Python binding only: the getter [`oairun_py_data`] returns (`METH_O`: `own` is its
 /// self, the parser's, `event` the argument), called by CPython with the GIL held. Returns a
 /// new reference, or NULL with the Python error set (by the parse or by the fallback); NULL
-/// when either argument is NULL or `own` is not a parser's.
+/// when either argument is NULL or no parser was ever made. As with `oairun_py_parse`, `own`
+/// is trusted to be the getter's self, which CPython passes and nothing can replace.
 #[no_mangle]
 pub unsafe extern "C" fn oairun_py_data_get(own: *mut c_void, event: *mut c_void) -> *mut c_void {
     guard(|| {
@@ -319,7 +307,7 @@ pub unsafe extern "C" fn oairun_py_data_get(own: *mut c_void, event: *mut c_void
             return EventsOut(ptr::null_mut());
         }
         // SAFETY: the GIL held; own is the getter's self.
-        let Some(api) = (unsafe { table_of_own(own) }) else {
+        let Some(api) = (unsafe { table_of_self(own) }) else {
             return EventsOut(ptr::null_mut());
         };
         let Some(maker) = api.events.as_ref() else {
