@@ -384,7 +384,8 @@ def json_parser(
     try:
         functions = [ctypes.cast(getattr(ctypes.pythonapi, name), c_void_p) for name in _PY_FUNCTIONS]
         objects = [c_void_p(id(o)) for o in (None, True, False, object_class, unparsed)]
-        events = [None, None, None, 0, None, None, None, None, None, None] + [None] * 5
+        # (The fields not given here start NULL: a table without an event class.)
+        table = PyApi(ctypes.sizeof(PyApi), *functions, *objects)
         if event_class is not None:
             # An event whose slots hold four objects of their own: where the library finds
             # each in its memory is where that slot lies.
@@ -392,19 +393,15 @@ def json_parser(
             marks = [object() for _ in EVENT_SLOTS]
             for slot, mark in zip(EVENT_SLOTS, marks):
                 setattr(probe, slot, mark)
-            events = [
-                ctypes.cast(ctypes.pythonapi.PyList_SetItem, c_void_p),
-                ctypes.cast(ctypes.pythonapi.PyCFunction_GetSelf, c_void_p),
-                c_void_p(id(event_class)),
-                event_class.__basicsize__,
-                c_void_p(id(probe)),
-                *(c_void_p(id(m)) for m in marks),
-                c_void_p(id(stop)),
-                *(ctypes.cast(getattr(ctypes.pythonapi, f), c_void_p)
-                  for f in ("PyObject_Type", "PyType_IsSubtype", "PyTuple_SetItem", "PyObject_Call")),
-                c_void_p(id(data_fallback)) if data_fallback is not None else None,
-            ]
-        table = PyApi(ctypes.sizeof(PyApi), *functions, *objects, *events)
+                setattr(table, f"probe_{slot.lstrip('_')}", id(mark))
+            for field, name in (("list_set_item", "PyList_SetItem"), ("cfunction_get_self", "PyCFunction_GetSelf"),
+                                ("object_type", "PyObject_Type"), ("type_is_subtype", "PyType_IsSubtype"),
+                                ("tuple_set_item", "PyTuple_SetItem"), ("call", "PyObject_Call")):
+                setattr(table, field, ctypes.cast(getattr(ctypes.pythonapi, name), c_void_p).value)
+            table.event_class, table.event_size = id(event_class), event_class.__basicsize__
+            table.event_probe, table.stop = id(probe), id(stop)
+            if data_fallback is not None:
+                table.data_fallback = id(data_fallback)
         parser = owned(pylib.oairun_py_parser(byref(table)))  # (ValueError: refused)
     except Exception:  # noqa: BLE001 - a missing function, a refusal: json parses everything
         return None
