@@ -161,9 +161,9 @@ def c_stream(mode, n, endpoint="assistants", api="callback", text=None):
                     + ([text] if text else []), f"C consumer {mode} {n} {endpoint} {api} {text or ''}")
 
 
-def py_stream(client, mode, n, endpoint="assistants"):
+def py_stream(client, mode, n, endpoint="assistants", env=None, who="Python"):
     return run_json([sys.executable, CONSUME_PY, client, mode, str(n), endpoint],
-                    f"Python {client} {mode} {n} {endpoint}")
+                    f"{who} {client} {mode} {n} {endpoint}", env=env)
 
 
 def baseline_c_stream(mode, n, endpoint="assistants"):
@@ -173,8 +173,7 @@ def baseline_c_stream(mode, n, endpoint="assistants"):
 
 
 def baseline_py_stream(mode, n, endpoint="assistants"):
-    return run_json([sys.executable, CONSUME_PY, "oairun", mode, str(n), endpoint],
-                    f"baseline Python oairun {mode} {n} {endpoint}", env=BASELINE_PY_ENV)
+    return py_stream("oairun", mode, n, endpoint, env=BASELINE_PY_ENV, who="baseline Python")
 
 
 # The prefix of the baseline's runs among today's, until split_baseline moves them out.
