@@ -205,6 +205,16 @@ static inline double quantile_us(const uint64_t *sorted, size_t n, double q) {
     return (double)(int64_t)sorted[rank - 1] / 1000.0;
 }
 
+/* With BENCH_LATENCY_SAMPLES set in the environment, every one of the n latencies (ns), as
+ * a JSON member to add to the program's output line: the driver pools the samples of many
+ * short runs (bench.py, latency). Without it, nothing. */
+static inline void print_samples(const uint64_t *ns, size_t n) {
+    if (!getenv("BENCH_LATENCY_SAMPLES")) return;
+    printf(",\"samples_ns\":[");
+    for (size_t i = 0; i < n; i++) printf(i ? ",%llu" : "%llu", (unsigned long long)ns[i]);
+    printf("]");
+}
+
 #ifdef OAIRUN_H
 /* The client (server and key from the environment) and the one tool output every benchmark
  * submission sends; prints the error and returns 0 on failure. */

@@ -7,7 +7,8 @@
  *   latency_floor N
  *
  * The server comes from OPENAI_BASE_URL (http://127.0.0.1:PORT/...). Each "sent_ns" stamp is
- * charged the time recv() returned with its last digit. Prints one JSON line.
+ * charged the time recv() returned with its last digit. Prints one JSON line (with every
+ * latency too when BENCH_LATENCY_SAMPLES is set: see common.h, print_samples).
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -88,6 +89,7 @@ int main(int argc, char **argv) {
         qsort(latency, stamps, sizeof *latency, cmp_u64);
         printf(",\"p50_us\":%.1f,\"p99_us\":%.1f,\"max_us\":%.1f", quantile_us(latency, stamps, 0.5),
                quantile_us(latency, stamps, 0.99), quantile_us(latency, stamps, 1.0));
+        print_samples(latency, stamps);
     }
     printf("}\n");
     free(latency);

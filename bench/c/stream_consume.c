@@ -35,7 +35,9 @@
  * the reader gave the outcome).
  *
  * The server and key come from OPENAI_BASE_URL and OPENAI_API_KEY. Prints one JSON line of
- * measurements on stdout; exits non-zero when the stream fails or the text is wrong.
+ * measurements on stdout (in latency mode with every latency too when BENCH_LATENCY_SAMPLES is
+ * set: see common.h, print_samples); exits non-zero when the stream fails or the text is
+ * wrong.
  */
 
 #include "oairun.h"
@@ -254,6 +256,7 @@ int main(int argc, char **argv) {
         printf(",\"p50_us\":%.1f,\"p99_us\":%.1f,\"max_us\":%.1f",
                quantile_us(c.latency_ns, c.deltas, 0.50), quantile_us(c.latency_ns, c.deltas, 0.99),
                quantile_us(c.latency_ns, c.deltas, 1.0));
+        print_samples(c.latency_ns, c.deltas);
     }
     printf("}\n");
 

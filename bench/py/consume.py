@@ -12,12 +12,14 @@ response.output_text.delta (the test server's Responses `long_N` spells the same
 Both read the server and key from OPENAI_BASE_URL and OPENAI_API_KEY. `throughput` reads
 `long_N`; `latency` (assistants only) reads `slow_1_N`, where the server writes one delta per
 millisecond with its CLOCK_REALTIME write time in "sent_ns", and the time is read again as the
-loop receives each event. Prints one JSON line; exits 1 when the stream fails or the text is
+loop receives each event. Prints one JSON line (in latency mode with every latency too, as
+"samples_ns", when BENCH_LATENCY_SAMPLES is set); exits 1 when the stream fails or the text is
 wrong.
 """
 
 import json
 import math
+import os
 import sys
 import time
 import warnings
@@ -168,6 +170,8 @@ def main():
             return latencies[rank - 1] / 1000.0
 
         result.update(p50_us=quantile(0.50), p99_us=quantile(0.99), max_us=latencies[-1] / 1000.0)
+        if os.environ.get("BENCH_LATENCY_SAMPLES"):
+            result["samples_ns"] = latencies  # for bench.py to pool over many runs
     print(json.dumps(result))
     sys.exit(0 if ok else 1)
 
