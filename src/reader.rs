@@ -318,6 +318,12 @@ impl Reader {
             }
         }
         while events.len() < max {
+            // A reader on the caller's thread has nothing more without another read: when the
+            // cursor holds nothing either, the batch is complete, and the caller gets it
+            // without the cost of a step that finds nothing.
+            if self.is_direct() && !self.cursor.as_ref().is_some_and(|c| c.may_step()) {
+                break;
+            }
             match self.step() {
                 Some(Next::Event(event)) => events.push(event),
                 Some(_) => break, // The outcome: given by the next call.

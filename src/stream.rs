@@ -139,6 +139,13 @@ impl Cursor {
         }
     }
 
+    /// Whether [`next`](Self::next) may give an event or the outcome without more bytes:
+    /// false once every byte fed is taken (the usual case after each read of a slow stream),
+    /// which is cheaper to tell than a `next` that says `More`.
+    pub(crate) fn may_step(&self) -> bool {
+        !self.over && (self.decided.is_some() || self.decoder.buffered_len() > 0)
+    }
+
     /// The next step. Once it has said `Over`, it says nothing more (`More` forever).
     pub(crate) fn next(&mut self) -> Step {
         if self.over {
