@@ -443,3 +443,46 @@ impl EventStream {
         outcome.err().map(Err)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cursor() -> Cursor {
+        Cursor::with_status(&crate::api::responses::Rule, 1 << 20, 200, None)
+    }
+
+    const DELTA: &str = "event: response.output_text.delta\n\
+                         data: {\"type\":\"response.output_text.delta\",\"delta\":\"Hi\"}\n\n";
+    const COMPLETED: &str = "event: response.completed\n\
+                             data: {\"type\":\"response.completed\",\"response\":{}}\n\n";
+
+    #[test]
+    fn may_step_says_whether_fed_bytes_are_left() {
+        let mut cursor = cursor();
+        assert!(!cursor.may_step(), "nothing fed yet");
+        let (head, tail) = DELTA.split_at(20);
+        cursor.feed(head.as_bytes());
+        assert!(cursor.may_step(), "part of an event is buffered");
+        assert!(matches!(cursor.next(), Step::More));
+        cursor.feed(tail.as_bytes());
+        assert!(matches!(cursor.next(), Step::Event(_)));
+        assert!(!cursor.may_step(), "every byte fed was taken");
+
+        cursor.feed(format!("{DELTA}{DELTA}").as_bytes());
+        assert!(matches!(cursor.next(), Step::Event(_)));
+        assert!(cursor.may_step(), "a second event is buffered");
+        assert!(matches!(cursor.next(), Step::Event(_)));
+        assert!(!cursor.may_step());
+    }
+
+    #[test]
+    fn may_step_counts_an_outcome_decided_by_the_last_event() {
+        let mut cursor = cursor();
+        cursor.feed(COMPLETED.as_bytes());
+        assert!(matches!(cursor.next(), Step::Event(_)));
+        assert!(cursor.may_step(), "the outcome is the next step");
+        assert!(matches!(cursor.next(), Step::Over(Ok(()))));
+        assert!(!cursor.may_step(), "nothing follows the outcome");
+    }
+}
