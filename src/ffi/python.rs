@@ -311,11 +311,8 @@ pub unsafe extern "C" fn oairun_py_parser(api: *const oairun_py_api) -> *mut c_v
 #[no_mangle]
 pub unsafe extern "C" fn oairun_py_parse(own: *mut c_void, text: *mut c_void) -> *mut c_void {
     guard(|| {
-        if text.is_null() {
-            return PyOut(ptr::null_mut());
-        }
         // SAFETY: the GIL held; own is the parser's self.
-        let Some(api) = (unsafe { table_of_self(own) }) else {
+        let Some(api) = (unsafe { table_of_call(own, text) }) else {
             return PyOut(ptr::null_mut());
         };
         // SAFETY: text is the argument CPython passes: a live object.
@@ -396,13 +393,17 @@ unsafe fn address_in(own: Py) -> Option<usize> {
     Some(unsafe { as_void_ptr(own) } as usize)
 }
 
-/// The table of the builtin function whose `self` is `own`: one [`oairun_py_parser`] or
-/// [`oairun_py_data`](super::oairun_py_data) made, whose `self` nothing can replace, so it is
-/// not looked up among [`TABLES`] (this runs for every parse).
+/// The table of a call of the builtin function whose `self` is `own`, with `arg` its
+/// argument (`METH_O`): one [`oairun_py_parser`] or [`oairun_py_data`](super::oairun_py_data)
+/// made, whose `self` nothing can replace, so it is not looked up among [`TABLES`] (this runs
+/// for every parse). None when `arg` is NULL or `own` holds no table.
 ///
 /// # Safety
 /// The GIL is held; `own` is NULL or such a function's `self`.
-pub(super) unsafe fn table_of_self(own: Py) -> Option<&'static Api> {
+pub(super) unsafe fn table_of_call(own: Py, arg: Py) -> Option<&'static Api> {
+    if arg.is_null() {
+        return None;
+    }
     // SAFETY: own is the int oairun_py_parser made of a leaked table's address.
     unsafe { address_in(own).and_then(|address| (address as *const Api).as_ref()) }
 }

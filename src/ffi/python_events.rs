@@ -13,7 +13,7 @@ use std::sync::{Mutex, PoisonError};
 
 use super::event::{event_of, oairun_event};
 use super::python::{
-    oairun_py_api, own_of, parse_text, table_of, table_of_own, table_of_self, Api, MethodDef,
+    oairun_py_api, own_of, parse_text, table_of, table_of_call, table_of_own, Api, MethodDef,
     Owned, Parsed, Py, Stop, SyncMethodDef, METH_O,
 };
 use super::{arg_slice, guard, oairun_kind, PanicDefault};
@@ -303,11 +303,8 @@ pub unsafe extern "C" fn oairun_py_data(parser: *mut c_void) -> *mut c_void {
 #[no_mangle]
 pub unsafe extern "C" fn oairun_py_data_get(own: *mut c_void, event: *mut c_void) -> *mut c_void {
     guard(|| {
-        if event.is_null() {
-            return EventsOut(ptr::null_mut());
-        }
         // SAFETY: the GIL held; own is the getter's self.
-        let Some(api) = (unsafe { table_of_self(own) }) else {
+        let Some(api) = (unsafe { table_of_call(own, event) }) else {
             return EventsOut(ptr::null_mut());
         };
         let Some(maker) = api.events.as_ref() else {
