@@ -205,6 +205,16 @@ static inline double quantile_us(const uint64_t *sorted, size_t n, double q) {
     return (double)(int64_t)sorted[rank - 1] / 1000.0;
 }
 
+/* The server's write time of a slow_1_N delta: its "sent_ns" (CLOCK_REALTIME, ns) found in the
+ * event's data into *sent. Returns 0 when the data has none. */
+static inline int sent_ns_of(const char *data, size_t len, uint64_t *sent) {
+    static const char stamp[] = "\"sent_ns\":";
+    const char *p = (const char *)memmem(data, len, stamp, sizeof stamp - 1);
+    if (!p) return 0;
+    *sent = strtoull(p + sizeof stamp - 1, NULL, 10);
+    return 1;
+}
+
 /* With BENCH_LATENCY_SAMPLES set in the environment, every one of the n latencies (ns), as
  * a JSON member to add to the program's output line: the driver pools the samples of many
  * short runs (bench.py, latency). Without it, nothing. */

@@ -46,13 +46,11 @@ static int on_event(const oairun_event *event, void *user_data) {
     if (oairun_event_kind(event) != OAIRUN_KIND_THREAD_MESSAGE_DELTA) return 0;
     size_t len = 0;
     const char *data = oairun_event_data(event, &len);
-    static const char stamp[] = "\"sent_ns\":";
-    const char *p = (const char *)memmem(data, len, stamp, sizeof stamp - 1);
-    if (!p || l->n >= l->cap) {
+    uint64_t sent_ns = 0;
+    if (!sent_ns_of(data, len, &sent_ns) || l->n >= l->cap) {
         l->bad = 1;
         return 0;
     }
-    uint64_t sent_ns = strtoull(p + sizeof stamp - 1, NULL, 10);
     l->whole[l->n] = entry_ns - sent_ns;
     l->wake[l->n] = last_return_ns - sent_ns;
     l->n++;

@@ -44,13 +44,11 @@ static void take(struct split *s, const oairun_event *event, uint64_t entry_ns) 
     if (oairun_event_kind(event) != OAIRUN_KIND_THREAD_MESSAGE_DELTA) return;
     size_t len = 0;
     const char *data = oairun_event_data(event, &len);
-    static const char stamp[] = "\"sent_ns\":";
-    const char *p = (const char *)memmem(data, len, stamp, sizeof stamp - 1);
-    if (!p || s->n >= s->cap) {
+    uint64_t sent_ns = 0;
+    if (!sent_ns_of(data, len, &sent_ns) || s->n >= s->cap) {
         s->bad = 1;
         return;
     }
-    uint64_t sent_ns = strtoull(p + sizeof stamp - 1, NULL, 10);
     s->whole[s->n] = entry_ns - sent_ns;
     s->wake[s->n] = last_return_ns - sent_ns;
     s->library[s->n] = entry_ns - last_return_ns;

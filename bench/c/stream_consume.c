@@ -95,13 +95,11 @@ static void consume(struct consumer *c, const oairun_event *event, uint64_t entr
         expect_feed(&c->check, c->scratch.data, c->scratch.len);
     }
     if (c->mode == LATENCY) {
-        static const char stamp[] = "\"sent_ns\":";
-        const char *p = (const char *)memmem(data, len, stamp, sizeof stamp - 1);
-        if (!p || c->deltas > c->latency_cap) {
+        uint64_t sent_ns = 0;
+        if (!sent_ns_of(data, len, &sent_ns) || c->deltas > c->latency_cap) {
             c->bad_stamp = 1;
             return;
         }
-        uint64_t sent_ns = strtoull(p + sizeof stamp - 1, NULL, 10);
         c->latency_ns[c->deltas - 1] = entry_ns - sent_ns;
     }
 }
