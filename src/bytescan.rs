@@ -134,6 +134,23 @@ pub(crate) fn line_end_and_width(bytes: &[u8]) -> (Option<usize>, bool) {
         wide |= high != 0;
         at += 16;
     }
+    // The last bytes, fewer than sixteen: as the last sixteen of the string when it has as
+    // many, the bits of those already tested shifted out.
+    if at < bytes.len() && bytes.len() >= 16 {
+        let start = bytes.len() - 16;
+        let chunk = bytes[start..].try_into().expect("a 16-byte slice");
+        let skip = at - start;
+        let (ends, high) = (
+            block::line_ends(chunk) >> skip,
+            block::non_ascii(chunk) >> skip,
+        );
+        if ends != 0 {
+            let end = ends.trailing_zeros();
+            wide |= high & ((1 << end) - 1) != 0;
+            return (Some(at + end as usize), wide);
+        }
+        return (None, wide | (high != 0));
+    }
     for (i, &b) in bytes[at..].iter().enumerate() {
         if is_line_end(b) {
             return (Some(at + i), wide);
