@@ -226,6 +226,32 @@ impl Framing {
         }
     }
 
+    /// The content of `input` when it is exactly one whole chunk, in the usual form (hex size,
+    /// CRLF, the size's bytes, CRLF; no extension, not the last chunk) and the body is at a
+    /// chunk's start; else `None`. [`decode`](Self::decode) would hand out the same content
+    /// and leave the same state (the start of the next chunk), so a reader may take the
+    /// content without it: a stream that sends an event at a time reads one such chunk per
+    /// read.
+    pub(crate) fn whole_chunk<'a>(&self, input: &'a [u8]) -> Option<&'a [u8]> {
+        if *self != Framing::Chunked(Chunked::fresh()) {
+            return None;
+        }
+        let mut size: usize = 0;
+        let mut digits = 0;
+        while let Some(digit) = input.get(digits).and_then(|&b| hex_digit(b)) {
+            if digits == usize::from(MAX_SIZE_DIGITS) {
+                return None;
+            }
+            size = size.checked_mul(16)? | usize::from(digit);
+            digits += 1;
+        }
+        let rest = input[digits..].strip_prefix(b"\r\n")?;
+        if size == 0 || rest.len() != size.checked_add(2)? || !rest.ends_with(b"\r\n") {
+            return None;
+        }
+        Some(&rest[..size])
+    }
+
     /// True once the body is complete.
     pub(crate) fn is_done(&self) -> bool {
         matches!(self, Framing::Length(0) | Framing::Chunked(Chunked::Done))
@@ -370,6 +396,16 @@ impl Chunked {
         } else {
             Chunked::Data(size)
         }
+    }
+}
+
+/// The value of a hexadecimal digit.
+fn hex_digit(byte: u8) -> Option<u8> {
+    match byte {
+        b'0'..=b'9' => Some(byte - b'0'),
+        b'a'..=b'f' => Some(byte - b'a' + 10),
+        b'A'..=b'F' => Some(byte - b'A' + 10),
+        _ => None,
     }
 }
 
@@ -541,6 +577,75 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// `whole_chunk` takes only what `decode` reads the same way: the same content, and the
+    /// start of the next chunk after it. Inputs: whole chunks, their pieces and variants (bare
+    /// LF, extensions, the last chunk, bad sizes, extra bytes), after various states.
+    #[test]
+    fn a_whole_chunk_is_what_decode_reads() {
+        let fresh = || Framing::Chunked(Chunked::fresh());
+        assert_eq!(fresh().whole_chunk(b"5\r\nhello\r\n"), Some(&b"hello"[..]));
+        assert_eq!(
+            fresh().whole_chunk(b"a\r\n0123456789\r\n"),
+            Some(&b"0123456789"[..])
+        );
+        for not_whole in [
+            &b"5\r\nhell\r\n"[..],
+            b"5\r\nhello\r\n0\r\n\r\n",
+            b"5\r\nhello\r\n5\r\nhello\r\n",
+            b"5\nhello\n",
+            b"5;x=y\r\nhello\r\n",
+            b"0\r\n\r\n",
+            b"\r\n\r\n",
+            b"5\r\nhello\n\n",
+            b"1000000000000000\r\nx\r\n",
+            b"ffffffffffffffff\r\nx\r\n",
+            b"",
+        ] {
+            assert_eq!(fresh().whole_chunk(not_whole), None, "{not_whole:?}");
+        }
+        for state in [
+            Framing::Chunked(Chunked::Data(5)),
+            Framing::Chunked(Chunked::DataEnd { cr: false }),
+            Framing::Chunked(Chunked::Done),
+            Framing::Length(10),
+            Framing::Close,
+        ] {
+            assert_eq!(state.whole_chunk(b"5\r\nhello\r\n"), None, "{state:?}");
+        }
+        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = move |below: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % below as u64) as usize
+        };
+        let mut taken = 0;
+        for _ in 0..20_000 {
+            let len = next(300);
+            let mut input = format!("{len:x}\r\n").into_bytes();
+            input.extend((0..len).map(|_| next(256) as u8));
+            input.extend_from_slice(b"\r\n");
+            for _ in 0..next(3) {
+                let at = next(input.len());
+                input[at] = *b"\r\n0a;Z \x00".get(next(9)).unwrap_or(&(next(256) as u8));
+            }
+            if next(4) == 0 {
+                input.truncate(next(input.len() + 1));
+            }
+            let Some(content) = fresh().whole_chunk(&input) else {
+                continue;
+            };
+            taken += 1;
+            let mut framing = fresh();
+            let mut decoded = Vec::new();
+            let result = framing.decode(&input, &mut |d| decoded.extend_from_slice(d));
+            assert_eq!(result, Ok(Decoded::More), "{input:?}");
+            assert_eq!(decoded, content, "{input:?}");
+            assert_eq!(framing, fresh(), "{input:?}");
+        }
+        assert!(taken > 5_000, "only {taken} inputs were whole chunks");
     }
 
     #[test]

@@ -269,7 +269,12 @@ impl Reader {
                 }
             };
             match message {
-                Some(message) => self.take(message),
+                Some(Took::Message(message)) => self.take(message),
+                Some(Took::Step(step)) => {
+                    if let Some(next) = self.next_of(step) {
+                        return next;
+                    }
+                }
                 // A cancel call: the next step says so.
                 None if self.stop.is_cancelled() => {}
                 None => return Next::Again,
@@ -370,6 +375,12 @@ impl Reader {
             Some(step) => step,
             None => self.cursor.as_mut()?.next(),
         };
+        self.next_of(step)
+    }
+
+    /// What the cursor's `step` gives the caller: an event, the outcome, or `None` (more
+    /// bytes are needed).
+    fn next_of(&mut self, step: Step) -> Option<Next> {
         match step {
             Step::Event(event) => Some(Next::Event(event)),
             Step::Over(outcome) => Some(self.finish(outcome)),
@@ -412,17 +423,17 @@ pub(crate) enum Batch {
 }
 
 impl Source {
-    /// The next thing the network half read, waiting at most until `until`; `None` when that
-    /// came first. Returns early, with `None`, on a cancel call (the caller checks for one).
+    /// The next thing the network half read (or, for a direct reader, the step its cursor
+    /// took already), waiting at most until `until`; `None` when that came first. Returns early, with `None`, on a cancel call (the caller checks for one).
     fn message(
         &mut self,
         until: Option<Instant>,
         stop: &Stop,
         cursor: Option<&mut Cursor>,
-    ) -> Option<Pumped> {
+    ) -> Option<Took> {
         match self {
             Source::Direct(direct) => direct.message(until, stop, cursor),
-            Source::Queued(queue) => queue.take(until, stop),
+            Source::Queued(queue) => queue.take(until, stop).map(Took::Message),
         }
     }
 
@@ -433,6 +444,14 @@ impl Source {
             Source::Queued(queue) => queue.try_take(),
         }
     }
+}
+
+/// What a reader's source gave.
+enum Took {
+    /// What the network half read, for the cursor.
+    Message(Pumped),
+    /// The step of a whole event that the cursor took as it was read (`Read::Event`).
+    Step(Step),
 }
 
 type Opening = Pin<Box<dyn Future<Output = Result<(Body, Box<Cursor>)>> + Send>>;
@@ -475,9 +494,9 @@ impl Direct {
         until: Option<Instant>,
         stop: &Stop,
         cursor: Option<&mut Cursor>,
-    ) -> Option<Pumped> {
+    ) -> Option<Took> {
         if let Some(mut opening) = self.opening.take() {
-            return match self.wait(opening.as_mut(), until, stop) {
+            let opened = match self.wait(opening.as_mut(), until, stop) {
                 Waited::Done(Ok((body, cursor))) => {
                     if let Body::Wire(wire) = &body {
                         stop.attach(wire.socket());
@@ -498,6 +517,7 @@ impl Direct {
                     None
                 }
             };
+            return opened.map(Took::Message);
         }
         // The read timeout runs from the last byte, whatever the calls' own limits.
         let read_until = self.last_read.checked_add(self.read_timeout);
@@ -513,7 +533,11 @@ impl Direct {
                     None => Read::Failed(Error::internal("a stream was read before it opened")),
                 };
                 self.body = Some(Body::Wire(wire));
-                return match read {
+                let pumped = match read {
+                    Read::Event(step) => {
+                        self.last_read = Instant::now();
+                        return Some(Took::Step(step));
+                    }
                     Read::Fed => {
                         self.last_read = Instant::now();
                         Some(Pumped::Fed)
@@ -525,11 +549,12 @@ impl Direct {
                     }
                     Read::Deadline | Read::Stopped => None,
                 };
+                return pumped.map(Took::Message);
             }
         };
         let waited = self.wait(response.chunk(), limit, stop);
         self.body = Some(Body::Hyper(response));
-        match waited {
+        let pumped = match waited {
             Waited::Done(Ok(Some(bytes))) => {
                 self.last_read = Instant::now();
                 Some(Pumped::Data(bytes))
@@ -540,7 +565,8 @@ impl Direct {
                 Some(Pumped::Failed(timeout_error("no data", self.read_timeout)))
             }
             Waited::Deadline | Waited::Stopped => None,
-        }
+        };
+        pumped.map(Took::Message)
     }
 
     /// Runs the reader's runtime on this thread until `future` completes, `until` passes or

@@ -59,6 +59,7 @@ pub struct SseParts<'a> {
 /// Incremental event-stream decoder: [`feed`](Self::feed) bytes, take events with
 /// [`next_event`](Self::next_event), and call [`finish`](Self::finish) when the stream ends.
 #[derive(Debug, Default)]
+#[cfg_attr(test, derive(Clone))]
 pub struct Decoder {
     lines: LineSplitter,
     fields: EventBuilder,
@@ -93,6 +94,38 @@ impl Decoder {
             }
         }
         None
+    }
+
+    /// The event `bytes` hold when they are exactly one whole event in the usual form, and the
+    /// decoder holds nothing of another (no input left, the stream's start read, no field of
+    /// an event seen): an `event:` line then a `data:` line (or a `data:` line alone), each
+    /// ending with LF and its value valid UTF-8, then a blank line. That is the same event,
+    /// with the decoder left the same, as [`feed`](Self::feed) then
+    /// [`next_parts`](Self::next_parts) would give; only the data is copied. `None`, the
+    /// decoder unchanged, for anything else: such bytes go through `feed`.
+    pub fn whole_event<'a>(&'a mut self, bytes: &'a [u8]) -> Option<SseParts<'a>> {
+        self.fields.settle();
+        let lines = &self.lines;
+        let idle = lines.pos == lines.buf.len() && lines.bom_done && !lines.after_cr;
+        if !idle || !self.fields.data.is_empty() || !self.fields.event_type.is_empty() {
+            return None;
+        }
+        let (name, rest) = match bytes.strip_prefix(b"event:") {
+            Some(line) => field_value(line)?,
+            None => ("", bytes),
+        };
+        let (value, rest) = field_value(rest.strip_prefix(b"data:")?)?;
+        if rest != b"\n" {
+            return None;
+        }
+        let mut data = self.fields.spare.pop().unwrap_or_default();
+        data.reserve(value.len() + 1);
+        data.push_str(value);
+        Some(SseParts {
+            event: if name.is_empty() { "message" } else { name },
+            data,
+            id: (!self.fields.last_id.is_empty()).then_some(self.fields.last_id.as_str()),
+        })
     }
 
     /// The stream ended: whatever is buffered (an unterminated line or event) is discarded, as the spec says.
@@ -160,6 +193,7 @@ pub fn decode_all(bytes: &[u8]) -> Vec<SseEvent> {
 
 /// Splits the raw byte stream into lines, handling the BOM and the three kinds of line end.
 #[derive(Debug, Default)]
+#[cfg_attr(test, derive(Clone))]
 struct LineSplitter {
     /// Input not yet handed out as lines, from `pos` on (bytes before `pos` are consumed).
     buf: Vec<u8>,
@@ -290,6 +324,7 @@ fn find_line_end(bytes: &[u8]) -> Option<usize> {
 
 /// Interprets lines: the event type, data and last event ID buffers, and the reconnection time.
 #[derive(Debug, Default)]
+#[cfg_attr(test, derive(Clone))]
 struct EventBuilder {
     data: String,
     event_type: String,
@@ -413,6 +448,23 @@ fn push_lossy(out: &mut String, bytes: &[u8], ascii: bool) {
         Ok(text) => out.push_str(text),
         Err(_) => out.push_str(&String::from_utf8_lossy(bytes)),
     }
+}
+
+/// The value of a field line after its name and colon (one leading space left out), and the
+/// bytes after the line; `None` when the line ends otherwise than with an LF, or not at all,
+/// or its value is not UTF-8.
+fn field_value(line: &[u8]) -> Option<(&str, &[u8])> {
+    let (end, wide) = bytescan::line_end_and_width(line);
+    let end = end.filter(|&end| line[end] == b'\n')?;
+    let value = &line[..end];
+    let value = value.strip_prefix(b" ").unwrap_or(value);
+    let value = if wide {
+        std::str::from_utf8(value).ok()?
+    } else {
+        // SAFETY: the scan found every byte before the line end ASCII, and ASCII is UTF-8.
+        unsafe { std::str::from_utf8_unchecked(value) }
+    };
+    Some((value, &line[end + 1..]))
 }
 
 /// The value of a `retry` field: base-ten ASCII digits only (saturating), else None.
@@ -1256,6 +1308,101 @@ mod tests {
             self.0 ^= self.0 << 17;
             (self.0 % n as u64) as usize
         }
+    }
+
+    /// `whole_event` gives what `feed` then `next_parts` give, and leaves the decoder so that
+    /// it decodes the rest of the stream the same: random streams before and after, random
+    /// events in the usual form with random changes, in random reads.
+    #[test]
+    fn a_whole_event_is_what_feed_gives() {
+        const PIECES: [&[u8]; 16] = [
+            b"data: v\n",
+            b"event: e\n",
+            b"id: 7\n",
+            b"retry: 5\n",
+            b"\n",
+            b"\r",
+            b"\r\n",
+            b": c\n",
+            b"x",
+            b":",
+            b" ",
+            b"\0",
+            b"\xEF\xBB\xBF",
+            b"\xC3\xA9",
+            b"\xC3",
+            b"\xFF",
+        ];
+        let mut rng = Rng(0x2545_F491_4F6C_DD1D);
+        let stream = |rng: &mut Rng, n: usize| {
+            let mut bytes = Vec::new();
+            for _ in 0..rng.below(n) {
+                bytes.extend_from_slice(PIECES[rng.below(PIECES.len())]);
+            }
+            bytes
+        };
+        let drain =
+            |decoder: &mut Decoder| std::iter::from_fn(|| decoder.next_event()).collect::<Vec<_>>();
+        let mut taken = 0;
+        for round in 0..20_000 {
+            let before = stream(&mut rng, 12);
+            let mut event = Vec::new();
+            if rng.below(4) != 0 {
+                event.extend_from_slice(b"event:");
+                event.extend_from_slice(&b" "[..rng.below(2)]);
+                event.extend_from_slice(
+                    [&b"thread.message.delta"[..], b"", b"\xC3\xA9", b"a:b"][rng.below(4)],
+                );
+                event.push(b'\n');
+            }
+            event.extend_from_slice(b"data:");
+            event.extend_from_slice(&b"  "[..rng.below(3)]);
+            event.extend_from_slice(
+                [&br#"{"delta":"hi"}"#[..], b"", b"\xF0\x9F\x98\x80", b"\0"][rng.below(4)],
+            );
+            event.extend_from_slice(b"\n\n");
+            for _ in 0..rng.below(3) {
+                let at = rng.below(event.len() + 1);
+                let piece = PIECES[rng.below(PIECES.len())];
+                event.splice(at..at, piece.iter().copied());
+            }
+            let after = stream(&mut rng, 12);
+            let mut general = Decoder::new();
+            general.feed(&before);
+            drain(&mut general);
+            let mut whole = general.clone();
+            general.feed(&event);
+            let fed = drain(&mut general);
+            match whole.whole_event(&event) {
+                Some(parts) => {
+                    let parts = SseEvent {
+                        event: parts.event.to_owned(),
+                        data: parts.data,
+                        id: parts.id.map(str::to_owned),
+                    };
+                    assert_eq!(vec![parts], fed, "round {round}: {before:?} then {event:?}");
+                    taken += 1;
+                }
+                None => {
+                    whole.feed(&event);
+                    assert_eq!(drain(&mut whole), fed, "round {round}");
+                }
+            }
+            // The rest of the stream, its end, and a reconnection (the last id kept).
+            let mut outcomes = Vec::new();
+            for decoder in [&mut general, &mut whole] {
+                decoder.feed(&after);
+                let rest = drain(decoder);
+                let ended = (decoder.buffered_len(), decoder.finish(), decoder.retry());
+                decoder.feed(b"data: again\n\n");
+                outcomes.push((rest, ended, drain(decoder)));
+            }
+            assert_eq!(
+                outcomes[0], outcomes[1],
+                "round {round}: {before:?} {event:?} {after:?}"
+            );
+        }
+        assert!(taken > 2_000, "only {taken} events were whole");
     }
 
     #[test]

@@ -13,7 +13,7 @@ use crate::api::StreamRule;
 use crate::error::{Error, ErrorKind, Result};
 use crate::event::Event;
 use crate::log::{self, LogLevel};
-use crate::sse::Decoder;
+use crate::sse::{Decoder, SseParts};
 use crate::transport::request_id;
 
 /// What the network half of a stream hands to the side that runs the callbacks.
@@ -154,31 +154,64 @@ impl Cursor {
         if let Some(outcome) = self.decided.take() {
             return self.finish(outcome);
         }
-        let too_big = match self.decoder.next_parts() {
-            Some(sse) if sse.event.len() + sse.data.len() <= self.max_event_bytes => {
-                let event = self.rule.event(sse);
-                if let Some(error) = self.rule.refuse(&event) {
-                    return self.finish(Err(self.with_http(error)));
-                }
-                self.delivered += 1;
-                self.decided = self
-                    .rule
-                    .outcome_after(&event)
-                    .map(|outcome| outcome.map_err(|e| self.with_http(e)));
-                return Step::Event(event);
-            }
-            Some(_) => true,
-            // Not complete yet: the part read so far must already fit.
-            None => self.decoder.buffered_len() > self.max_event_bytes,
-        };
-        if too_big {
-            let error = Error::protocol(format!(
-                "an event is larger than the cap of {} bytes",
-                self.max_event_bytes
-            ));
-            return self.finish(Err(self.with_http(error)));
+        if let Some(sse) = self.decoder.next_parts() {
+            let event = event_within(self.rule, self.max_event_bytes, sse);
+            return self.give(event);
+        }
+        // Not complete yet: the part read so far must already fit.
+        if self.decoder.buffered_len() > self.max_event_bytes {
+            return self.give(None);
         }
         Step::More
+    }
+
+    /// The step for `bytes`, the whole of one read's content, when they are one whole event
+    /// the decoder takes as it is (see [`Decoder::whole_event`]): the same step, and the same
+    /// cursor after it, as [`feed`](Self::feed) then [`next`](Self::next) would give, in
+    /// fewer steps. `None`, the cursor unchanged, for anything else: feed such bytes.
+    pub(crate) fn whole_event(&mut self, bytes: &[u8]) -> Option<Step> {
+        if self.over || self.decided.is_some() {
+            return None;
+        }
+        let sse = self.decoder.whole_event(bytes)?;
+        let event = event_within(self.rule, self.max_event_bytes, sse);
+        Some(self.give(event))
+    }
+
+    /// The step for a decoded event (`None`: it was over the size cap): it is delivered,
+    /// unless the rule refuses it, and decides the outcome when the rule says it does.
+    fn give(&mut self, event: Option<Event>) -> Step {
+        let Some(event) = event else {
+            return self.too_big();
+        };
+        if let Some(error) = self.rule.refuse(&event) {
+            return self.failed(error);
+        }
+        self.delivered += 1;
+        if let Some(outcome) = self.rule.outcome_after(&event) {
+            self.decided = Some(outcome.map_err(|e| self.with_http(e)));
+        }
+        Step::Event(event)
+    }
+
+    /// The outcome of an event over the size cap (kept out of the way of every other event's
+    /// steps, as [`failed`](Self::failed)).
+    #[cold]
+    #[inline(never)]
+    fn too_big(&mut self) -> Step {
+        let error = Error::protocol(format!(
+            "an event is larger than the cap of {} bytes",
+            self.max_event_bytes
+        ));
+        self.failed(error)
+    }
+
+    /// The outcome of a stream that failed with `error`.
+    #[cold]
+    #[inline(never)]
+    fn failed(&mut self, error: Error) -> Step {
+        let error = self.with_http(error);
+        self.finish(Err(error))
     }
 
     fn finish(&mut self, outcome: Result<()>) -> Step {
@@ -223,6 +256,11 @@ impl Cursor {
             ),
         ))
     }
+}
+
+/// The event of `sse` under `rule`, or `None` when its type and data are over `max_bytes`.
+fn event_within(rule: &dyn StreamRule, max_bytes: usize, sse: SseParts<'_>) -> Option<Event> {
+    (sse.event.len() + sse.data.len() <= max_bytes).then(|| rule.event(sse))
 }
 
 /// What one message from the network half did to a stream's cursor ([`apply`]).

@@ -21,7 +21,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use crate::api::Request;
 use crate::error::{Error, ErrorKind, Result};
 use crate::http1::{parse_head, Decoded, Framing, Head};
-use crate::stream::Cursor;
+use crate::stream::{Cursor, Step};
 use crate::transport::{
     check_event_stream, connect_failure, describe_tls_failure, request_id_in, status_error,
     timeout_error, Answer, Failure, Transport, MAX_ERROR_BODY_BYTES,
@@ -391,6 +391,8 @@ pub(crate) struct Wire {
 
 /// What [`Wire::read`] did.
 pub(crate) enum Read {
+    /// The read held one whole event, which the cursor took as it came: its step.
+    Event(Step),
     /// Some of the body went into the cursor.
     Fed,
     /// The body is complete.
@@ -420,7 +422,9 @@ impl Wire {
 
     /// Reads the socket once (more often only when a read held nothing of the body, e.g. a
     /// chunk's size line alone), waiting at most until `until`, and feeds what the body holds
-    /// to `cursor`. `ended` says whether the reader was stopped. When `until` has passed, the
+    /// to `cursor`; when the read is one whole chunk holding one whole event, the cursor takes
+    /// it as it is and its step comes back (`Read::Event`). `ended` says whether the reader
+    /// was stopped. When `until` has passed, the
     /// socket is still read once without waiting: a zero time limit takes what is there.
     pub(crate) fn read(
         &mut self,
@@ -453,7 +457,16 @@ impl Wire {
                 Got::Stopped => return Read::Stopped,
                 Got::Failed(e) => return Read::Failed(stream_failed(e.to_string())),
             };
-            if let Some(read) = feed(&mut self.framing, &self.buf[..n], cursor, &mut self.broken) {
+            let bytes = &self.buf[..n];
+            // A stream that sends an event at a time gives one whole chunk holding one whole
+            // event per read: the cursor takes it without the byte-at-a-time decoding below
+            // (the same step and the same state after it), so there is less to run between
+            // the read and the event's delivery.
+            let whole = self.framing.whole_chunk(bytes);
+            if let Some(step) = whole.and_then(|content| cursor.whole_event(content)) {
+                return Read::Event(step);
+            }
+            if let Some(read) = feed(&mut self.framing, bytes, cursor, &mut self.broken) {
                 return read;
             }
         }
