@@ -76,6 +76,10 @@ pub(crate) fn message_text(data: &str, spare: usize) -> Option<String> {
 pub(crate) fn message_text_into(data: &str, out: &mut String, spare: usize) -> bool {
     out.clear();
     let mut found = false;
+    if let Some(value) = usual_message_value(data) {
+        add_text(out, &mut found, spare, Some(value));
+        return true;
+    }
     let mut scanner = Scanner::new(data);
     let read = scanner.object(|s, name| {
         if !name.is("delta") {
@@ -130,17 +134,55 @@ fn text_part<'a>(
         kind == "\"text\"" || kind.contains('\\') && string(kind).is_some_and(|k| k == "text")
     });
     if is_object && is_text {
-        if !*found {
-            out.clear();
-            *found = true;
-            out.reserve(value.map_or(0, str::len) + spare);
-        }
-        // A value that is not a string, or whose escapes spell none, adds nothing.
-        if let Some(value) = value {
-            append_string(value, out);
-        }
+        add_text(out, found, spare, value);
     }
     Some(())
+}
+
+/// Adds a text item's raw `text.value` (if any) to `out` (`out` emptied first when it is the
+/// first text item, `found` then set).
+fn add_text(out: &mut String, found: &mut bool, spare: usize, value: Option<&str>) {
+    if !*found {
+        out.clear();
+        *found = true;
+        out.reserve(value.map_or(0, str::len) + spare);
+    }
+    // A value that is not a string, or whose escapes spell none, adds nothing.
+    if let Some(value) = value {
+        append_string(value, out);
+    }
+}
+
+/// What a message delta holds before its id, between its id and its text's value, and after
+/// that value, when it is written as OpenAI's streams write nearly every one (and as the API
+/// reference shows them).
+const USUAL_DELTA: [&[u8]; 3] = [
+    br#"{"id":"#,
+    br#","object":"thread.message.delta","delta":{"content":[{"index":0,"type":"text","text":{"value":"#,
+    br#"}}]}}"#,
+];
+
+/// The raw `text.value` (a JSON string, checked) of a message delta written exactly in the
+/// usual form ([`USUAL_DELTA`] around two strings, the id and the value); `None` for any other
+/// text, which the scanner then reads. A delta in the usual form holds one object with one
+/// text item and no other key the text depends on, so the scanner would give the same text:
+/// the value's.
+fn usual_message_value(data: &str) -> Option<&str> {
+    let bytes = data.as_bytes();
+    // The position after the string whose opening quote is at `at`.
+    let string_end = |at: usize| match bytes.get(at) {
+        Some(b'"') => string_at(bytes, at).map(|(end, _)| end),
+        _ => None,
+    };
+    let [head, middle, tail] = USUAL_DELTA;
+    let id = bytes.starts_with(head).then_some(head.len())?;
+    let id_end = string_end(id)?;
+    let value = bytes[id_end..]
+        .starts_with(middle)
+        .then_some(id_end + middle.len())?;
+    let value_end = string_end(value)?;
+    // Both ends are ASCII bytes of `data` (quotes), so character boundaries.
+    (&bytes[value_end..] == tail).then(|| &data[value..value_end])
 }
 
 /// The string a raw JSON value (checked by the scanner) holds, unescaped; `None` when it is
@@ -839,6 +881,19 @@ mod tests {
             r#" {"delta" : { "content" : [ { "type" : "text" , "text" : { "value" : "ws" } } ] } } "#,
             r#"[{"delta":{}}]"#,
             "",
+            // The usual form, and near misses of it.
+            r#"{"id":"m","object":"thread.message.delta","delta":{"content":[{"index":0,"type":"text","text":{"value":"a\"b\u00e9"}}]}}"#,
+            r#"{"id":"m","object":"thread.message.delta","delta":{"content":[{"index":0,"type":"text","text":{"value":"\ud800"}}]}}"#,
+            r#"{"id":"m","object":"thread.message.delta","delta":{"content":[{"index":0,"type":"text","text":{"value":""}}]}}"#,
+            r#"{"id":"m\q","object":"thread.message.delta","delta":{"content":[{"index":0,"type":"text","text":{"value":"a"}}]}}"#,
+            r#"{"id":7,"object":"thread.message.delta","delta":{"content":[{"index":0,"type":"text","text":{"value":"a"}}]}}"#,
+            r#"{"id":"m","object":"thread.message.delta","delta":{"content":[{"index":0,"type":"text","text":{"value":7}}]}}"#,
+            r#"{"id":"m","object":"thread.message.delta","delta":{"content":[{"index":0,"type":"text","text":{"value":"a"}}]}} "#,
+            r#"{"id":"m","object":"thread.message.delta","delta":{"content":[{"index":0,"type":"text","text":{"value":"a"}}]}}}"#,
+            r#"{"id":"m","object":"thread.message.delta","delta":{"content":[{"index":0,"type":"text","text":{"value":"a"}}]},"delta":{}}"#,
+            r#"{"id":"m","object":"thread.message.delta","delta":{"content":[{"index":0,"type":"text","text":{"value":"a"}}]}"#,
+            r#"{"id":"m","object":"thread.message.delta","delta":{"content":[{"index":0,"type":"text","text":{"value":"a"#,
+            r#"{"id":""#,
         ];
         for data in cases {
             assert_eq!(
@@ -868,6 +923,7 @@ mod tests {
             seed >> 16
         };
         let mut valid = 0;
+        let mut usual = 0;
         for round in 0..40_000 {
             let mut bytes = bases[round % bases.len()].as_bytes().to_vec();
             for _ in 0..1 + next() % 3 {
@@ -884,6 +940,7 @@ mod tests {
                 continue;
             };
             valid += usize::from(serde_json::from_str::<serde_json::Value>(data).is_ok());
+            usual += usize::from(usual_message_value(data).is_some());
             assert_eq!(
                 message_text(data, 0),
                 reference_message_text(data),
@@ -898,6 +955,70 @@ mod tests {
         // Some edits keep the JSON valid: those compare the readers' results, not only their
         // refusals.
         assert!(valid > 1_000, "only {valid} edited events were valid JSON");
+        // Edits inside the id or the value keep a delta in the usual form: those compare its
+        // shorter reading with serde_json's too.
+        assert!(
+            usual > 300,
+            "only {usual} edited deltas were in the usual form"
+        );
+    }
+
+    /// Deltas in the usual form with random ids and values (escapes good and bad, quotes,
+    /// control and non-ASCII characters): the shorter reading gives serde_json's text, or
+    /// leaves the delta to the scanner.
+    #[test]
+    fn usual_deltas_read_as_a_whole_parse_reads_them() {
+        let pieces = [
+            "a",
+            " ",
+            "é",
+            "😀",
+            r#"\""#,
+            r#"\\"#,
+            r#"\/"#,
+            r#"\n"#,
+            r#"\u00e9"#,
+            r#"\ud83d\ude00"#,
+            r#"\ud800"#,
+            r#"\udc00x"#,
+            r#"\q"#,
+            r#"\u12"#,
+            "\"",
+            "\\",
+            "\n",
+            "\u{1}",
+            "}",
+            "]",
+        ];
+        let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut next = move |below: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % below as u64) as usize
+        };
+        let mut usual = 0;
+        for _ in 0..20_000 {
+            let string = |next: &mut dyn FnMut(usize) -> usize| {
+                (0..next(5))
+                    .map(|_| pieces[next(pieces.len())])
+                    .collect::<String>()
+            };
+            let (id, value) = (string(&mut next), string(&mut next));
+            let data = format!(
+                r#"{{"id":"{id}","object":"thread.message.delta","delta":{{"content":[{{"index":0,"type":"text","text":{{"value":"{value}"}}}}]}}}}"#
+            );
+            usual += usize::from(usual_message_value(&data).is_some());
+            assert_eq!(
+                message_text(&data, 0),
+                reference_message_text(&data),
+                "{data}"
+            );
+        }
+        assert!(
+            usual > 5_000,
+            "only {usual} deltas were read in the usual form"
+        );
     }
 }
 

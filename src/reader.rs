@@ -424,7 +424,8 @@ pub(crate) enum Batch {
 
 impl Source {
     /// The next thing the network half read (or, for a direct reader, the step its cursor
-    /// took already), waiting at most until `until`; `None` when that came first. Returns early, with `None`, on a cancel call (the caller checks for one).
+    /// took already), waiting at most until `until`; `None` when that came first. Returns
+    /// early, with `None`, on a cancel call (the caller checks for one).
     fn message(
         &mut self,
         until: Option<Instant>,
