@@ -81,6 +81,9 @@ enum Drain {
     OnePerRead,
     /// Only once the stream has ended.
     AtEnd,
+    /// Each read offered to `whole_event` first, and fed only when it is not one whole event
+    /// the decoder takes as it is; every event then taken (what a direct reader does).
+    WholeFirst,
 }
 
 /// What one stream gave: its events, the bytes still buffered once all were taken,
@@ -100,9 +103,21 @@ fn decode_twice(reads: &[&[u8]], drain: Drain) -> [StreamOutcome; 2] {
     [(); 2].map(|()| {
         let mut events = Vec::new();
         for read in reads {
+            if let Drain::WholeFirst = drain {
+                if let Some(parts) = decoder.whole_event(read) {
+                    events.push(SseEvent {
+                        event: parts.event.to_owned(),
+                        data: parts.data,
+                        id: parts.id.map(str::to_owned),
+                    });
+                    continue;
+                }
+            }
             decoder.feed(read);
             match drain {
-                Drain::AfterEachRead => events.extend(std::iter::from_fn(|| decoder.next_event())),
+                Drain::AfterEachRead | Drain::WholeFirst => {
+                    events.extend(std::iter::from_fn(|| decoder.next_event()))
+                }
                 Drain::OnePerRead => events.extend(decoder.next_event()),
                 Drain::AtEnd => {}
             }
@@ -128,7 +143,13 @@ pub fn sse_decoder(input: &[u8]) {
     let whole = decode_twice(&[stream], Drain::AtEnd);
     assert_eq!(decode_all(stream), whole[0].events, "decode_all");
     let reads = sse_reads(plan, stream);
-    for drain in [Drain::AfterEachRead, Drain::OnePerRead, Drain::AtEnd] {
+    let drains = [
+        Drain::AfterEachRead,
+        Drain::OnePerRead,
+        Drain::AtEnd,
+        Drain::WholeFirst,
+    ];
+    for drain in drains {
         assert_eq!(
             decode_twice(&reads, drain),
             whole,
