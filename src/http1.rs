@@ -416,6 +416,7 @@ fn bad(what: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_hooks::Rng;
 
     fn head(text: &str) -> Result<Option<(Head, usize)>, String> {
         parse_head(text.as_bytes())
@@ -524,13 +525,8 @@ mod tests {
     /// one gives its content, complete.
     #[test]
     fn random_bodies_read_the_same_in_any_pieces() {
-        let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
-        let mut next = move |below: usize| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            (seed % below as u64) as usize
-        };
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15_u64);
+        let mut next = move |below: usize| rng.below(below);
         for round in 0..3000 {
             let mut wire = Vec::new();
             let mut content = Vec::new();
@@ -614,13 +610,8 @@ mod tests {
         ] {
             assert_eq!(state.whole_chunk(b"5\r\nhello\r\n"), None, "{state:?}");
         }
-        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
-        let mut next = move |below: usize| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            (seed % below as u64) as usize
-        };
+        let mut rng = Rng(0x2545_f491_4f6c_dd1d_u64);
+        let mut next = move |below: usize| rng.below(below);
         let mut taken = 0;
         for _ in 0..20_000 {
             let len = next(300);

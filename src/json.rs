@@ -990,13 +990,8 @@ mod tests {
             "}",
             "]",
         ];
-        let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
-        let mut next = move |below: usize| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            (seed % below as u64) as usize
-        };
+        let mut rng = crate::test_hooks::Rng(0x9e37_79b9_7f4a_7c15_u64);
+        let mut next = move |below: usize| rng.below(below);
         let mut usual = 0;
         for _ in 0..20_000 {
             let string = |next: &mut dyn FnMut(usize) -> usize| {

@@ -480,6 +480,7 @@ fn parse_retry(value: &[u8]) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_hooks::Rng;
 
     fn ev(event: &str, data: &str, id: Option<&str>) -> SseEvent {
         SseEvent {
@@ -1296,18 +1297,6 @@ mod tests {
         }
         let truncated = !rest.is_empty() || !data.is_empty() || !event_type.is_empty();
         (events, truncated, retry)
-    }
-
-    /// Deterministic xorshift generator.
-    struct Rng(u64);
-
-    impl Rng {
-        fn below(&mut self, n: usize) -> usize {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            (self.0 % n as u64) as usize
-        }
     }
 
     /// `whole_event` gives what `feed` then `next_parts` give, and leaves the decoder so that

@@ -8,6 +8,19 @@ pub(crate) fn panic_at(point: &str, text: &str) {
     }
 }
 
+/// A deterministic xorshift generator, for the tests that build random inputs.
+pub(crate) struct Rng(pub(crate) u64);
+
+impl Rng {
+    /// The next number, below `n`.
+    pub(crate) fn below(&mut self, n: usize) -> usize {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 % n as u64) as usize
+    }
+}
+
 #[cfg(test)]
 mod tests {
     //! Deliberate panics on each side of a submission reach C as `OAIRUN_INTERNAL`, and
