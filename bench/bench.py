@@ -20,7 +20,9 @@ Settings (environment): BENCH_N (deltas of the throughput streams, one per endpo
 from run to run, the floor's too), BENCH_LATENCY_SLICES (default 4: the runs of each C latency
 program per round, of BENCH_LATENCY_N / BENCH_LATENCY_SLICES events each), BENCH_SCALE (streams, default 1000), BENCH_SCALE_EVENTS (default 1000), BENCH_SCALE_ROUNDS
 (default 7; 3 until 2026-11-30, whose medians moved by more than 10% from run to run),
-BENCH_CONFIRM_PAIRS (default 15: the pairs of item 6's second look and of its control),
+BENCH_CONFIRM_PAIRS (default 30, made even: the pairs of item 6's second look and of its
+control; the ratio of two back-to-back runs of the same C consumer spreads from 0.72 to 1.44,
+and the median of 30 such ratios has a standard error near 4.5%),
 BENCH_STARTUP_ROUNDS (default 61: a start-up takes a few ms, and the sub-millisecond figures
 of 15 runs moved by 20% between the library and the baseline with no difference between
 them, which 150 interleaved pairs showed: 0.421 against 0.426 ms for `dlopen`).
@@ -60,7 +62,8 @@ SCALE = int(os.environ.get("BENCH_SCALE", "1000"))
 SCALE_EVENTS = int(os.environ.get("BENCH_SCALE_EVENTS", "1000"))
 STARTUP_ROUNDS = int(os.environ.get("BENCH_STARTUP_ROUNDS", "61"))
 SCALE_ROUNDS = int(os.environ.get("BENCH_SCALE_ROUNDS", "7"))
-CONFIRM_PAIRS = int(os.environ.get("BENCH_CONFIRM_PAIRS", "15"))
+# An even number: which process of a pair runs first alternates, and each order gets half.
+CONFIRM_PAIRS = 2 * math.ceil(int(os.environ.get("BENCH_CONFIRM_PAIRS", "30")) / 2)
 MEMORY_SMALL, MEMORY_LARGE = 10_000, 1_000_000
 MEMORY_ROUNDS = 3
 
@@ -643,6 +646,11 @@ def remeasure(key):
     return None
 
 
+def startup_pairs():
+    """The second look's pairs for start-up: as many as its runs, made even."""
+    return max(CONFIRM_PAIRS, 2 * math.ceil(STARTUP_ROUNDS / 2))
+
+
 def measure_pairs(today, base, pairs):
     """[(today's result, the baseline's result)] of `pairs` pairs of fresh processes, the two of
     a pair run back to back, which of them first alternating from pair to pair."""
@@ -670,8 +678,7 @@ def second_look(base_worse):
     """{key: (change in pairs, number of pairs)} for each figure the run's medians found worse
     than the baseline's by more than WORSE_LIMIT and that can be measured again (see
     `remeasure`); figures of one measurement share its pairs. Start-up takes
-    max(CONFIRM_PAIRS, STARTUP_ROUNDS) pairs (a process takes a few ms), the rest
-    CONFIRM_PAIRS."""
+    startup_pairs() pairs (a process takes a few ms), the rest CONFIRM_PAIRS."""
     measured, out = {}, {}
     for key in base_worse:
         how = remeasure(key)
@@ -679,7 +686,7 @@ def second_look(base_worse):
             continue
         name, today, base, value = how
         if name not in measured:
-            pairs = max(CONFIRM_PAIRS, STARTUP_ROUNDS) if name == "startup" else CONFIRM_PAIRS
+            pairs = startup_pairs() if name == "startup" else CONFIRM_PAIRS
             log(f"item 6: {key} is worse by the medians; measuring {name} again in {pairs} pairs")
             measured[name] = measure_pairs(today, base, pairs)
         pairs = [(value(t), value(b)) for t, b in measured[name]]
@@ -1021,7 +1028,7 @@ def table(res, figs, compared, worse, previous, against_base):
         rows.append("")
         rows.append(f"A figure whose median is worse by more than {limit} is measured again "
                     f"(\"second look\"): {CONFIRM_PAIRS} pairs of fresh processes (start-up "
-                    f"{max(CONFIRM_PAIRS, STARTUP_ROUNDS)}), today's and `{short}`'s same "
+                    f"{startup_pairs()}), today's and `{short}`'s same "
                     f"measurement back to back, which first alternating; it is worse if the "
                     f"median over the pairs of today's value / `{short}`'s is above "
                     f"{1 + WORSE_LIMIT:.2f}. This VM runs a process at either of two speeds, "
