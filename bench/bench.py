@@ -63,7 +63,7 @@ SCALE_EVENTS = int(os.environ.get("BENCH_SCALE_EVENTS", "1000"))
 STARTUP_ROUNDS = int(os.environ.get("BENCH_STARTUP_ROUNDS", "61"))
 SCALE_ROUNDS = int(os.environ.get("BENCH_SCALE_ROUNDS", "7"))
 # An even number: which process of a pair runs first alternates, and each order gets half.
-CONFIRM_PAIRS = 2 * math.ceil(int(os.environ.get("BENCH_CONFIRM_PAIRS", "30")) / 2)
+CONFIRM_PAIRS = max(2, 2 * math.ceil(int(os.environ.get("BENCH_CONFIRM_PAIRS", "30")) / 2))
 MEMORY_SMALL, MEMORY_LARGE = 10_000, 1_000_000
 MEMORY_ROUNDS = 3
 
