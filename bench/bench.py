@@ -18,8 +18,9 @@ Settings (environment): BENCH_N (deltas of the throughput streams, one per endpo
 (repetitions of the official SDK, default 3, at most BENCH_ROUNDS), BENCH_LATENCY_N (default
 2000), BENCH_LATENCY_ROUNDS (default 5: the medians of the latency runs move by several us
 from run to run, the floor's too), BENCH_LATENCY_SLICES (default 4: the runs of each C latency
-program per round, of BENCH_LATENCY_N / BENCH_LATENCY_SLICES events each), BENCH_SCALE (streams, default 1000), BENCH_SCALE_EVENTS (default 1000), BENCH_SCALE_ROUNDS
-(default 7; 3 until 2026-11-30, whose medians moved by more than 10% from run to run),
+program per round, of BENCH_LATENCY_N / BENCH_LATENCY_SLICES events each), BENCH_SCALE
+(streams, default 1000), BENCH_SCALE_EVENTS (default 1000), BENCH_SCALE_ROUNDS (default 7; 3
+until 2026-11-30, whose medians moved by more than 10% from run to run),
 BENCH_CONFIRM_PAIRS (default 30, made even: the pairs of item 6's second look and of its
 control; the ratio of two back-to-back runs of the same C consumer spreads from 0.72 to 1.44,
 and the median of 30 such ratios has a standard error near 4.5%),
