@@ -23,7 +23,7 @@ program per round, of BENCH_LATENCY_N / BENCH_LATENCY_SLICES events each), BENCH
 until 2026-11-30, whose medians moved by more than 10% from run to run),
 BENCH_CONFIRM_PAIRS (default 30, made even: the pairs of item 6's second look and of its
 control; the ratio of two back-to-back runs of the same C consumer spreads from 0.72 to 1.44,
-and the median of 30 such ratios has a standard error near 4.5%),
+and the median of 30 such ratios has a standard error near 4.5%, estimated from 20 pairs),
 BENCH_STARTUP_ROUNDS (default 61: a start-up takes a few ms, and the sub-millisecond figures
 of 15 runs moved by 20% between the library and the baseline with no difference between
 them, which 150 interleaved pairs showed: 0.421 against 0.426 ms for `dlopen`).
