@@ -1105,8 +1105,9 @@ oairun_status oairun_client_options_set_project(oairun_client_options *options,
  *
  * `name` and `value` are borrowed for the call (copied). Returns `OAIRUN_OK`, or
  * `OAIRUN_INVALID_ARGUMENT` when `options`, `name` or `value` is NULL, `name` is empty, either
- * is not UTF-8, or either holds characters HTTP forbids (CR and LF included: no header
- * injection). An empty `value` is allowed.
+ * is not UTF-8, either holds characters HTTP forbids (CR and LF included: no header
+ * injection), or `name` is `Content-Length` or `Transfer-Encoding` (in any case): oairun
+ * frames each request's body itself. An empty `value` is allowed.
  */
 oairun_status oairun_client_options_add_header(oairun_client_options *options,
                                                const char *name,

@@ -448,7 +448,7 @@ mod tests {
             Client::new(&options).unwrap_err()
         };
         type Change<'a> = &'a dyn Fn(&mut ClientOptions);
-        let cases: [(Change, &str); 5] = [
+        let cases: [(Change, &str); 7] = [
             (
                 &|o| o.base_url = Some("ftp://x/v1".into()),
                 "http:// or https://",
@@ -465,6 +465,17 @@ mod tests {
             (
                 &|o| o.headers.push(("Bad Name".into(), "v".into())),
                 "not a valid header name",
+            ),
+            (
+                &|o| o.headers.push(("Content-Length".into(), "3".into())),
+                "\"Content-Length\" is oairun's to send",
+            ),
+            (
+                &|o| {
+                    o.headers
+                        .push(("transfer-ENCODING".into(), "chunked".into()))
+                },
+                "\"transfer-ENCODING\" is oairun's to send",
             ),
         ];
         for (change, expected) in cases {

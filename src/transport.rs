@@ -8,7 +8,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use reqwest::header::{
-    HeaderMap, HeaderName, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE, USER_AGENT,
+    HeaderMap, HeaderName, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE,
+    TRANSFER_ENCODING, USER_AGENT,
 };
 use reqwest::{Response, Url};
 use rustls::pki_types::pem::PemObject;
@@ -539,10 +540,18 @@ fn header_value(what: &str, value: &str) -> Result<HeaderValue> {
         .map_err(|_| Error::invalid(format!("the {what} has characters not allowed in a header")))
 }
 
-/// Checks an extra header's name and value (no CR, LF or other bytes HTTP forbids).
+/// Checks an extra header's name and value (no CR, LF or other bytes HTTP forbids), and that
+/// it is not `Content-Length` or `Transfer-Encoding`: oairun frames each request's body
+/// itself, and a second framing would cut the body short or leave part of it to be read as
+/// the next request on the connection.
 pub(crate) fn validate_header(name: &str, value: &str) -> Result<(HeaderName, HeaderValue)> {
     let header_name = HeaderName::from_bytes(name.as_bytes())
         .map_err(|_| Error::invalid(format!("{name:?} is not a valid header name")))?;
+    if header_name == CONTENT_LENGTH || header_name == TRANSFER_ENCODING {
+        return Err(Error::invalid(format!(
+            "header {name:?} is oairun's to send: it frames each request's body itself"
+        )));
+    }
     let header_value = header_value(&format!("value of header {name:?}"), value)?;
     Ok((header_name, header_value))
 }

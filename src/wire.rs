@@ -14,7 +14,7 @@ use std::os::fd::{AsRawFd, RawFd};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use reqwest::header::{HeaderMap, HeaderName, ACCEPT, CONTENT_LENGTH, HOST, TRANSFER_ENCODING};
+use reqwest::header::{HeaderMap, HeaderName, ACCEPT, HOST};
 use reqwest::Url;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -113,8 +113,9 @@ fn request_bytes(transport: &Transport, config: &WireConfig, request: &Request) 
         }
     }
     for (name, value) in &config.headers {
-        // The body's length is ours to say.
-        if !sent.contains(name) && *name != CONTENT_LENGTH && *name != TRANSFER_ENCODING {
+        // The body's length is ours to say: `validate_header` refused a user's
+        // `Content-Length` or `Transfer-Encoding`.
+        if !sent.contains(name) {
             add(&mut head, name, value.as_bytes());
         }
     }

@@ -126,8 +126,9 @@ pub unsafe extern "C" fn oairun_client_options_set_project(
 ///
 /// `name` and `value` are borrowed for the call (copied). Returns `OAIRUN_OK`, or
 /// `OAIRUN_INVALID_ARGUMENT` when `options`, `name` or `value` is NULL, `name` is empty, either
-/// is not UTF-8, or either holds characters HTTP forbids (CR and LF included: no header
-/// injection). An empty `value` is allowed.
+/// is not UTF-8, either holds characters HTTP forbids (CR and LF included: no header
+/// injection), or `name` is `Content-Length` or `Transfer-Encoding` (in any case): oairun
+/// frames each request's body itself. An empty `value` is allowed.
 #[no_mangle]
 pub unsafe extern "C" fn oairun_client_options_add_header(
     options: Option<&mut oairun_client_options>,

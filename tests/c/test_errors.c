@@ -122,6 +122,11 @@ static void bad_arguments(oairun_client *client) {
     CHECK_STATUS(oairun_client_options_add_header(options, "X-Evil", "a\r\nInjected: 1"),
                  OAIRUN_INVALID_ARGUMENT);
     CHECK_STATUS(oairun_client_options_add_header(options, "Bad Name", "v"), OAIRUN_INVALID_ARGUMENT);
+    /* The body's framing is oairun's: a second one would cut the body short. */
+    CHECK_STATUS(oairun_client_options_add_header(options, "Content-Length", "3"),
+                 OAIRUN_INVALID_ARGUMENT);
+    CHECK_STATUS(oairun_client_options_add_header(options, "transfer-encoding", "chunked"),
+                 OAIRUN_INVALID_ARGUMENT);
     CHECK_STATUS(oairun_client_options_add_header(options, "X-Empty", ""), OAIRUN_OK);
     CHECK_STATUS(oairun_client_options_set_organization(options, "org\n"), OAIRUN_INVALID_ARGUMENT);
     CHECK_STATUS(oairun_client_options_set_timeout_ms(options, 0), OAIRUN_INVALID_ARGUMENT);

@@ -126,7 +126,8 @@ class Client:
     ``max_retries`` (default 2, 0 disables) retries connection failures, timeouts, 408, 409,
     429 and 5xx as the SDK does.
     ``default_headers`` are sent with every request (a standard header of the same name is
-    replaced).
+    replaced); ``Content-Length`` and ``Transfer-Encoding`` raise ``InvalidArgumentError``,
+    since oairun frames each request's body itself.
     ``allow_insecure_http=True`` allows a plain ``http://`` base URL whose host is not
     loopback (refused by default, since the key would cross the network in clear text;
     ``http://`` to 127.0.0.0/8, ``[::1]`` or ``localhost`` is always allowed).

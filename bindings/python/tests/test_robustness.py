@@ -304,6 +304,8 @@ def test_bad_arguments_in_every_form(server, client, stream, run_id, kwargs, exc
         (dict(default_headers={"X-A": 1}), TypeError),
         (dict(default_headers={"X-A": "a\0b"}), ValueError),
         (dict(default_headers={"Bad Name": "v"}), oairun.InvalidArgumentError),
+        (dict(default_headers={"Content-Length": "3"}), oairun.InvalidArgumentError),
+        (dict(default_headers={"Transfer-Encoding": "chunked"}), oairun.InvalidArgumentError),
         (dict(base_url="not a url"), oairun.InvalidArgumentError),
     ],
 )
