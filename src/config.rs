@@ -35,7 +35,8 @@ pub struct ClientOptions {
     pub organization: Option<String>,
     /// Sent as `OpenAI-Project`.
     pub project: Option<String>,
-    /// Extra headers sent with every request, after the standard ones.
+    /// Extra headers sent with every request, after the standard ones. `Client::new` refuses
+    /// `Content-Length` and `Transfer-Encoding` (`InvalidArgument`): oairun frames each body.
     pub headers: Vec<(String, String)>,
     /// The overall limit of a synchronous call (connect, send, and read the whole answer).
     pub timeout: Option<Duration>,
