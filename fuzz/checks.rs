@@ -105,11 +105,7 @@ fn decode_twice(reads: &[&[u8]], drain: Drain) -> [StreamOutcome; 2] {
         for read in reads {
             if let Drain::WholeFirst = drain {
                 if let Some(parts) = decoder.whole_event(read) {
-                    events.push(SseEvent {
-                        event: parts.event.to_owned(),
-                        data: parts.data,
-                        id: parts.id.map(str::to_owned),
-                    });
+                    events.push(SseEvent::from(parts));
                     continue;
                 }
             }

@@ -321,8 +321,7 @@ impl Chunked {
                         extension: 1,
                     },
                     _ => {
-                        let digit = (byte as char)
-                            .to_digit(16)
+                        let digit = hex_digit(byte)
                             .ok_or_else(|| bad("a chunk size is not hexadecimal"))?;
                         if digits == MAX_SIZE_DIGITS {
                             return Err(bad("a chunk size is too large"));

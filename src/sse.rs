@@ -56,6 +56,17 @@ pub struct SseParts<'a> {
     pub id: Option<&'a str>,
 }
 
+impl From<SseParts<'_>> for SseEvent {
+    /// The event, its type and id copied out of the decoder's buffers.
+    fn from(parts: SseParts<'_>) -> SseEvent {
+        SseEvent {
+            event: parts.event.to_owned(),
+            data: parts.data,
+            id: parts.id.map(str::to_owned),
+        }
+    }
+}
+
 /// Incremental event-stream decoder: [`feed`](Self::feed) bytes, take events with
 /// [`next_event`](Self::next_event), and call [`finish`](Self::finish) when the stream ends.
 #[derive(Debug, Default)]
@@ -78,11 +89,7 @@ impl Decoder {
 
     /// Returns the next complete event from what has been fed, or None when more bytes are needed.
     pub fn next_event(&mut self) -> Option<SseEvent> {
-        self.next_parts().map(|parts| SseEvent {
-            event: parts.event.to_owned(),
-            data: parts.data,
-            id: parts.id.map(str::to_owned),
-        })
+        self.next_parts().map(SseEvent::from)
     }
 
     /// [`next_event`](Self::next_event), with the type and id lent instead of copied.
@@ -1364,11 +1371,7 @@ mod tests {
             let fed = drain(&mut general);
             match whole.whole_event(&event) {
                 Some(parts) => {
-                    let parts = SseEvent {
-                        event: parts.event.to_owned(),
-                        data: parts.data,
-                        id: parts.id.map(str::to_owned),
-                    };
+                    let parts = SseEvent::from(parts);
                     assert_eq!(vec![parts], fed, "round {round}: {before:?} then {event:?}");
                     taken += 1;
                 }

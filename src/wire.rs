@@ -425,8 +425,8 @@ impl Wire {
     /// chunk's size line alone), waiting at most until `until`, and feeds what the body holds
     /// to `cursor`; when the read is one whole chunk holding one whole event, the cursor takes
     /// it as it is and its step comes back (`Read::Event`). `ended` says whether the reader
-    /// was stopped. When `until` has passed, the
-    /// socket is still read once without waiting: a zero time limit takes what is there.
+    /// was stopped. When `until` has passed, the socket is still read once without waiting: a
+    /// zero time limit takes what is there.
     pub(crate) fn read(
         &mut self,
         cursor: &mut Cursor,
