@@ -59,6 +59,7 @@ SDK_ROUNDS = max(1, min(ROUNDS, int(os.environ.get("BENCH_SDK_ROUNDS", "3"))))
 LATENCY_N = int(os.environ.get("BENCH_LATENCY_N", "2000"))
 LATENCY_ROUNDS = int(os.environ.get("BENCH_LATENCY_ROUNDS", "5"))
 LATENCY_SLICES = int(os.environ.get("BENCH_LATENCY_SLICES", "4"))
+LATENCY_SLICE_N = max(1, LATENCY_N // LATENCY_SLICES)  # events of each C latency run
 SCALE = int(os.environ.get("BENCH_SCALE", "1000"))
 SCALE_EVENTS = int(os.environ.get("BENCH_SCALE_EVENTS", "1000"))
 STARTUP_ROUNDS = int(os.environ.get("BENCH_STARTUP_ROUNDS", "61"))
@@ -258,14 +259,13 @@ def latency():
     program pooled over the run: the machine's speed moves within seconds, and one run of
     each, seconds apart, compared a program measured in a fast spell with one measured in a
     slow one (see README, Performance)."""
-    slice_n = max(1, LATENCY_N // LATENCY_SLICES)
     env = dict(os.environ, BENCH_LATENCY_SAMPLES="1")
-    group = [("floor", lambda: run_json([os.path.join(BIN, "latency_floor"), str(slice_n)],
+    group = [("floor", lambda: run_json([os.path.join(BIN, "latency_floor"), str(LATENCY_SLICE_N)],
                                         "latency floor", env=env))]
-    group += [(key, lambda a=api: c_stream("latency", slice_n, "assistants", a, env=env))
+    group += [(key, lambda a=api: c_stream("latency", LATENCY_SLICE_N, "assistants", a, env=env))
               for key, api in C_APIS]
     if BASELINE:
-        group.append((BASE + "c_callback", lambda: baseline_c_stream("latency", slice_n)))
+        group.append((BASE + "c_callback", lambda: baseline_c_stream("latency", LATENCY_SLICE_N)))
     python = [("python", lambda: py_stream("oairun", "latency", LATENCY_N, env=env)),
               ("sdk", lambda: py_stream("openai", "latency", LATENCY_N, env=env))]
     if BASELINE:
@@ -315,39 +315,55 @@ def memory():
     return runs
 
 
+def scale_run(baseline=False):
+    """One run of the scale test, today's or the baseline's."""
+    bin_dir, who = (BASELINE_BIN, "baseline scale") if baseline else (BIN, "scale")
+    return run_json([os.path.join(bin_dir, "scale"), str(SCALE), str(SCALE_EVENTS)], who)
+
+
 def scale():
     """[run, ...], and the baseline's (empty without one), interleaved."""
     runs, baseline = [], []
     for round_ in range(SCALE_ROUNDS):
-        result = run_json([os.path.join(BIN, "scale"), str(SCALE), str(SCALE_EVENTS)], "scale")
+        result = scale_run()
         runs.append(result)
         log(f"scale round {round_ + 1}: {result}")
         if BASELINE:
-            baseline.append(run_json([os.path.join(BASELINE_BIN, "scale"), str(SCALE),
-                                      str(SCALE_EVENTS)], "baseline scale"))
+            baseline.append(scale_run(baseline=True))
             log(f"scale round {round_ + 1}, baseline: {baseline[-1]}")
     return runs, baseline
+
+
+def stripped_library(baseline=False):
+    """Where startup() puts today's (or the baseline's) library, stripped, which start-up
+    loads."""
+    return os.path.join(BASELINE_BIN if baseline else BIN, "liboairun.stripped.so")
+
+
+def startup_run(baseline=False, env=None, who=None):
+    """One start-up run, today's or the baseline's, of the stripped library startup() made."""
+    bin_dir = BASELINE_BIN if baseline else BIN
+    return run_json([os.path.join(bin_dir, "startup"), stripped_library(baseline)],
+                    who or ("baseline startup" if baseline else "startup"), env=env)
 
 
 def startup():
     """Start-up with the bundled roots (CERT_VARIABLES removed from the environment) and, when
     this environment sets any of them, also with them as set: the runs interleave."""
-    stripped = os.path.join(BIN, "liboairun.stripped.so")
+    stripped = stripped_library()
     subprocess.run(["strip", "-o", stripped, LIB], check=True)
     cert_env = CERT_ENV
     runs, runs_cert_env, baseline = [], [], []
     if BASELINE:
-        base_stripped = os.path.join(BASELINE_BIN, "liboairun.stripped.so")
+        base_stripped = stripped_library(baseline=True)
         subprocess.run(["strip", "-o", base_stripped, BASELINE_LIB], check=True)
     for _ in range(STARTUP_ROUNDS):
-        runs.append(run_json([os.path.join(BIN, "startup"), stripped], "startup"))
+        runs.append(startup_run())
         if cert_env:
-            runs_cert_env.append(run_json([os.path.join(BIN, "startup"), stripped],
-                                          f"startup with {', '.join(cert_env)}",
-                                          env=dict(os.environ, **cert_env)))
+            runs_cert_env.append(startup_run(env=dict(os.environ, **cert_env),
+                                             who=f"startup with {', '.join(cert_env)}"))
         if BASELINE:
-            baseline.append(run_json([os.path.join(BASELINE_BIN, "startup"), base_stripped],
-                                     "baseline startup"))
+            baseline.append(startup_run(baseline=True))
     log(f"startup: {runs[-1]}" + (f"; with {', '.join(cert_env)}: {runs_cert_env[-1]}"
                                    if cert_env else "")
         + (f"; baseline: {baseline[-1]}" if baseline else ""))
@@ -616,9 +632,8 @@ def remeasure(key):
         consumer, field = parts[1:]
         quantile = field.replace("pooled_", "")  # one run's own p50_us / p99_us
         if consumer == "c_callback":
-            slice_n = max(1, LATENCY_N // LATENCY_SLICES)
-            today = lambda: c_stream("latency", slice_n, "assistants", "callback")
-            base = lambda: baseline_c_stream("latency", slice_n)
+            today = lambda: c_stream("latency", LATENCY_SLICE_N, "assistants", "callback")
+            base = lambda: baseline_c_stream("latency", LATENCY_SLICE_N)
         elif consumer == "python":
             today = lambda: py_stream("oairun", "latency", LATENCY_N)
             base = lambda: baseline_py_stream("latency", LATENCY_N)
@@ -632,17 +647,9 @@ def remeasure(key):
         return (f"memory {api} {n}", lambda: c_stream("memory", n, "assistants", "callback"),
                 lambda: baseline_c_stream("memory", n), lambda r: r["peak_rss_kib"])
     if kind == "scale" and parts[1] in ("seconds", "peak_rss_kib"):
-        args = [str(SCALE), str(SCALE_EVENTS)]
-        return ("scale", lambda: run_json([os.path.join(BIN, "scale")] + args, "scale"),
-                lambda: run_json([os.path.join(BASELINE_BIN, "scale")] + args, "baseline scale"),
-                lambda r: r[parts[1]])
+        return ("scale", scale_run, lambda: scale_run(baseline=True), lambda r: r[parts[1]])
     if kind == "startup" and parts[1] != "stripped_kib":
-        # The stripped libraries startup() left in place.
-        stripped = os.path.join(BIN, "liboairun.stripped.so")
-        base_stripped = os.path.join(BASELINE_BIN, "liboairun.stripped.so")
-        return ("startup", lambda: run_json([os.path.join(BIN, "startup"), stripped], "startup"),
-                lambda: run_json([os.path.join(BASELINE_BIN, "startup"), base_stripped],
-                                 "baseline startup"),
+        return ("startup", startup_run, lambda: startup_run(baseline=True),
                 lambda r: r[parts[1]])
     return None
 
@@ -703,12 +710,12 @@ def judge_control():
     else the judge could not tell a regression from noise, and item 6 is not met.
     (change, pairs) of both."""
     more = int(N * CONTROL_MORE)
-    heavier = measure_pairs(lambda: c_stream("throughput", more, "assistants", "callback"),
-                            lambda: c_stream("throughput", N, "assistants", "callback"),
-                            CONFIRM_PAIRS)
-    same = measure_pairs(lambda: c_stream("throughput", N, "assistants", "callback"),
-                         lambda: c_stream("throughput", N, "assistants", "callback"),
-                         CONFIRM_PAIRS)
+
+    def consumer(n):
+        return lambda: c_stream("throughput", n, "assistants", "callback")
+
+    heavier = measure_pairs(consumer(more), consumer(N), CONFIRM_PAIRS)
+    same = measure_pairs(consumer(N), consumer(N), CONFIRM_PAIRS)
     out = {name: (paired_change([(t["seconds"], b["seconds"]) for t, b in pairs]), len(pairs))
            for name, pairs in (("heavier", heavier), ("same", same))}
     log(f"item 6's control: {more:,} against {N:,} events {out['heavier'][0]:+.1%}, "
